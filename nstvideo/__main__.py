@@ -1,0 +1,3 @@
+from nstvideo.cli import run
+
+run()

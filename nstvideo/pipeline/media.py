@@ -1,0 +1,723 @@
+"""Video file input and output through PyAV (FFmpeg): decode to upright BGR frames, encode H.264 back out.
+
+FileSource demuxes one container, decodes its first video stream, applies the display-matrix rotation and converts
+to BGR honouring the stream's colour matrix and range. VideoFileSink encodes BGR frames to H.264 (BT.709, limited
+range, tagged), keeps every frame's timestamp (so variable frame rate survives), and copies the source's audio and
+subtitle packets through a second demuxer interleaved with the video, so memory stays bounded. Output goes to a
+temp file beside the target and is renamed only on a clean close. Raw `av` exceptions never escape: they become
+the NstError subclasses from `nstvideo.errors`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import cv2
+import numpy as np
+from av.video.reformatter import ColorRange, Colorspace, VideoReformatter
+
+from nstvideo.errors import (
+    DeviceUnavailableError,
+    InputError,
+    NstError,
+    OutputError,
+    ProcessingError,
+    UsageError,
+)
+from nstvideo.pipeline.outputs import temp_path_for
+
+__all__ = [
+    "CONTAINER_FORMATS",
+    "ENCODERS",
+    "FileSource",
+    "Frame",
+    "VideoFileSink",
+    "VideoInfo",
+    "available_h264_encoders",
+]
+
+#: Output file suffix -> FFmpeg muxer name.
+CONTAINER_FORMATS = {".mp4": "mp4", ".mkv": "matroska", ".mov": "mov"}
+#: Values accepted for `encoder`.
+ENCODERS = ("auto", "libx264", "h264_nvenc")
+X264_PRESETS = (
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+    "placebo",
+)
+# NVENC's p1 (fastest) .. p7 (best) for the matching x264 preset names.
+_NVENC_PRESET = {
+    "ultrafast": "p1",
+    "superfast": "p1",
+    "veryfast": "p2",
+    "faster": "p3",
+    "fast": "p3",
+    "medium": "p4",
+    "slow": "p5",
+    "slower": "p6",
+    "veryslow": "p7",
+    "placebo": "p7",
+}
+
+# AVColorSpace (frame.colorspace) -> swscale matrix. Unspecified/unknown falls back by frame height.
+_MATRIX_FOR_AVCOL_SPC = {
+    1: Colorspace.ITU709,
+    4: Colorspace.FCC,
+    5: Colorspace.ITU601,
+    6: Colorspace.ITU601,
+    7: Colorspace.SMPTE240M,
+    9: Colorspace.BT2020,
+    10: Colorspace.BT2020,
+}
+_AVCOL_RANGE_MPEG, _AVCOL_RANGE_JPEG = 1, 2
+_AVCOL_BT709 = 1  # the same number for AVColorSpace, AVColorPrimaries and AVColorTransferCharacteristic
+
+# Container tags the muxer writes itself; copying them would be stale or wrong.
+_SKIP_CONTAINER_TAGS = {"major_brand", "minor_version", "compatible_brands", "encoder", "duration"}
+_SKIP_STREAM_TAGS = {"handler_name", "vendor_id", "encoder", "duration", "bps", "number_of_frames", "number_of_bytes"}
+
+_AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a source tells sinks and progress bars about its video."""
+
+    width: int  # displayed size, i.e. after rotation is applied
+    height: int
+    fps: Fraction | None  # average frame rate (progress/ETA, encoder rate-control hint)
+    time_base: Fraction  # time base of Frame.pts
+    frame_count: int | None  # best estimate for the selected range
+    duration: float | None  # seconds of the selected range
+    rotation: int  # degrees the stored pixels were turned clockwise to make them upright (0/90/180/270), as in the
+    # legacy `rotate` tag: a portrait phone video is 90
+    codec: str
+    has_audio: bool
+    origin: float = 0.0  # input time (s) that Frame.pts 0 stands for; sinks shift copied audio/subtitles by it
+
+
+@dataclass
+class Frame:
+    """One decoded picture with its presentation timestamp."""
+
+    image: np.ndarray  # HxWx3 uint8 BGR, C-contiguous, upright
+    pts: int  # in VideoInfo.time_base, with the start offset removed
+
+
+def _av_message(exc: BaseException) -> str:
+    """A short, single-line description of an av/OS exception."""
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return " ".join(str(text).split())
+
+
+def _is_url(path: str | Path) -> bool:
+    return "://" in str(path)
+
+
+def _ts_seconds(value: int | None, time_base: Fraction | None) -> float | None:
+    if value is None or time_base is None:
+        return None
+    return float(value * time_base)
+
+
+def _clockwise_rotation(ccw_degrees: float) -> int:
+    """Display-matrix rotation (counter-clockwise, -180..180, as FFmpeg reports it) as clockwise 0/90/180/270."""
+    return int(round(-ccw_degrees / 90.0)) % 4 * 90
+
+
+class FileSource:
+    """Decode a video file (or URL) to upright BGR frames."""
+
+    def __init__(self, path: str | Path, start: float = 0.0, duration: float | None = None) -> None:
+        self.path = path
+        self.start = float(start)
+        self.duration = None if duration is None else float(duration)
+        if self.start < 0 or not math.isfinite(self.start):
+            raise UsageError(f"start {start} is negative", "give --start in seconds, 0 or more")
+        if self.duration is not None and (self.duration <= 0 or not math.isfinite(self.duration)):
+            raise UsageError(f"duration {duration} is not positive", "give --duration in seconds, more than 0")
+        if not _is_url(path):
+            p = Path(path)
+            if not p.exists():
+                raise InputError(f"input {p} does not exist", "check the path and spelling")
+            if p.is_dir():
+                raise InputError(f"input {p} is a directory", "give a video file")
+            if p.stat().st_size == 0:
+                raise InputError(f"input {p} is empty (0 bytes)", "the file may still be copying or was cut off")
+        try:
+            self._container = av.open(str(path), "r")
+        except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
+            raise InputError(
+                f"cannot read {path}: not a media file or its header is corrupt ({_av_message(exc)})",
+                "check that the file plays in a media player; re-download or re-export it",
+            ) from None
+        try:
+            self._setup()
+        except BaseException:
+            self.close()
+            raise
+
+    def _setup(self) -> None:
+        container = self._container
+        if not container.streams.video:
+            what = "audio only" if container.streams.audio else "no audio either"
+            raise InputError(
+                f"{self.path} has no video stream ({what})", "give a video file; audio-only files cannot be stylised"
+            )
+        vs = container.streams.video[0]
+        vs.thread_type = "AUTO"
+        self._stream = vs
+        tb = vs.time_base or Fraction(1, 90000)
+        self._tb = tb
+        # The file's zero (stream start_time) is only a claim: Matroska may report the earliest stream's start.
+        # Frames are selected in [start, start+duration) with half a frame of slack, then Frame.pts counts from
+        # the first selected frame (or the claimed zero, if that is earlier), so pts are never negative.
+        zero = vs.start_time if vs.start_time is not None else 0
+        fps_guess = vs.average_rate or vs.guessed_rate
+        self._step = int(round(1 / (fps_guess * tb))) if fps_guess else 1
+        start_ticks = zero + int(round(Fraction(self.start) / tb))
+        self._lower = start_ticks - self._step // 2 if self.start > 0 else None
+        self._end = None
+        if self.duration is not None:
+            self._end = start_ticks + int(round(Fraction(self.duration) / tb)) - self._step // 2
+        self._origin = start_ticks
+        self._reformatter = VideoReformatter()
+
+        total = None
+        if vs.duration:
+            total = float(vs.duration * tb)
+        elif container.duration:
+            total = container.duration / av.time_base
+        if total is not None and self.start > 0 and self.start >= total:
+            raise InputError(
+                f"start {self.start:g}s is beyond the end of {self.path} ({total:.2f}s long)",
+                "choose a --start inside the video",
+            )
+        fps = vs.average_rate or vs.guessed_rate
+        fps = Fraction(fps) if fps else None
+        selected = None if total is None else max(total - self.start, 0.0)
+        if self.duration is not None:
+            selected = self.duration if selected is None else min(selected, self.duration)
+        if self.start == 0 and self.duration is None and vs.frames:
+            count = int(vs.frames)
+        elif selected is not None and fps:
+            count = max(int(round(selected * fps)), 1)
+        else:
+            count = None
+
+        # Decode the first selected frame now: it proves the stream decodes and carries the rotation.
+        self._probing = True
+        self._decoder = self._decode()
+        first_frame = next(self._decoder, None)
+        self._probing = False
+        if first_frame is None:
+            if self.start > 0:
+                raise InputError(
+                    f"start {self.start:g}s is beyond the end of {self.path}", "choose a --start inside the video"
+                )
+            raise InputError(f"{self.path} has no decodable video frames", "check that the file plays")
+        self._pending: av.VideoFrame | None = first_frame
+        self._origin = min(self._origin, first_frame.pts)
+        self._rotation = _clockwise_rotation(first_frame.rotation or 0)
+        w, h = first_frame.width, first_frame.height
+        if self._rotation in (90, 270):
+            w, h = h, w
+        self.info = VideoInfo(
+            width=w,
+            height=h,
+            fps=fps,
+            time_base=tb,
+            frame_count=count,
+            duration=selected,
+            rotation=self._rotation,
+            codec=vs.codec_context.name,
+            has_audio=bool(container.streams.audio),
+            origin=float(self._origin * tb),
+        )
+
+    def _decode(self) -> Iterator[av.VideoFrame]:
+        """Seek to start and yield decoded frames inside [start, start+duration), as av frames."""
+        vs = self._stream
+        last_t = self.start  # seconds into the input, for error messages
+        truncated = False
+        try:
+            if self._lower is not None:
+                self._container.seek(self._lower, stream=vs, backward=True, any_frame=False)
+            elif not self._probing:
+                self._container.seek(vs.start_time or 0, stream=vs, backward=True, any_frame=False)
+            step = self._step
+            prev = None
+            for packet in self._container.demux(vs):
+                if packet.size:
+                    # FFmpeg flags a packet corrupt when the file ended in the middle of reading it.
+                    truncated = packet.is_corrupt
+                for frame in packet.decode():
+                    pts = frame.pts
+                    if pts is None:
+                        pts = frame.dts if frame.dts is not None else (0 if prev is None else prev + step)
+                        frame.pts = pts
+                    prev = pts
+                    if self._lower is not None and pts < self._lower:
+                        continue
+                    if self._end is not None and pts >= self._end:
+                        return
+                    last_t = float((pts - (vs.start_time or 0)) * self._tb)
+                    yield frame
+        except (av.FFmpegError, OSError) as exc:
+            raise self._decode_error(last_t, _av_message(exc)) from None
+        if truncated:
+            raise self._decode_error(last_t, "the file ends in the middle of a packet (truncated)")
+
+    def _decode_error(self, t: float, detail: str) -> NstError:
+        """InputError while probing the first frame, ProcessingError once frames have been delivered."""
+        if self._probing:
+            return InputError(f"cannot decode video in {self.path}: {detail}", "check that the file plays")
+        return ProcessingError(f"decode error at t={t:.2f}s: {detail}", "the input is damaged or truncated there")
+
+    def _to_bgr(self, frame: av.VideoFrame) -> np.ndarray:
+        """Convert to BGR (full range) with the frame's own matrix and range, then turn it upright."""
+        fmt = frame.format
+        if fmt.is_rgb:
+            out = self._reformatter.reformat(frame, format="bgr24")
+        else:
+            matrix = _MATRIX_FOR_AVCOL_SPC.get(frame.colorspace)
+            if matrix is None:
+                matrix = Colorspace.ITU601 if frame.height < 720 else Colorspace.ITU709
+            rng = frame.color_range
+            if rng not in (_AVCOL_RANGE_MPEG, _AVCOL_RANGE_JPEG):
+                rng = _AVCOL_RANGE_JPEG if fmt.name.startswith("yuvj") else _AVCOL_RANGE_MPEG
+            out = self._reformatter.reformat(
+                frame,
+                format="bgr24",
+                src_colorspace=matrix,
+                dst_colorspace=matrix,
+                src_color_range=ColorRange(rng),
+                dst_color_range=ColorRange.JPEG,
+            )
+        image = out.to_ndarray()
+        if self._rotation:
+            image = np.rot90(image, k=-(self._rotation // 90))  # np.rot90 turns counter-clockwise for k > 0
+        return np.ascontiguousarray(image)
+
+    def frames(self) -> Iterator[Frame]:
+        """Yield upright BGR frames of the selected range in presentation order."""
+        if self._container is None:
+            raise ProcessingError(f"{self.path} is already closed", "this is a bug in the pipeline; please report it")
+        if self._pending is None:  # a second pass: start again from --start
+            self._decoder = self._decode()
+        else:
+            pending, self._pending = self._pending, None
+            yield Frame(self._to_bgr(pending), int(pending.pts - self._origin))
+        for frame in self._decoder:
+            yield Frame(self._to_bgr(frame), int(frame.pts - self._origin))
+
+    def close(self) -> None:
+        """Release the demuxer and decoder."""
+        container = getattr(self, "_container", None)
+        if container is not None:
+            with contextlib.suppress(Exception):
+                container.close()
+            self._container = None
+
+    def __enter__(self) -> FileSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _encoder_opens(name: str) -> bool:
+    """True if FFmpeg has `name` and it opens and encodes a small frame (NVENC needs a working GPU/driver)."""
+    if name not in av.codecs_available:
+        return False
+    try:
+        ctx = av.CodecContext.create(name, "w")
+        ctx.width, ctx.height = 256, 256
+        ctx.pix_fmt = "yuv420p"
+        ctx.time_base = Fraction(1, 25)
+        ctx.framerate = Fraction(25)
+        ctx.open()
+        frame = av.VideoFrame.from_ndarray(np.zeros((256, 256, 3), np.uint8), format="bgr24").reformat(format="yuv420p")
+        frame.pts = 0
+        ctx.encode(frame)
+        ctx.encode(None)
+    except Exception:
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=1)
+def _available_h264_encoders() -> tuple[str, ...]:
+    return tuple(name for name in ("libx264", "h264_nvenc") if _encoder_opens(name))
+
+
+def available_h264_encoders() -> list[str]:
+    """H.264 encoders this FFmpeg build has and that actually open here (checked once, then cached)."""
+    return list(_available_h264_encoders())
+
+
+def _pick_encoder(encoder: str) -> str:
+    if encoder not in ENCODERS:
+        raise UsageError(f"unknown encoder {encoder!r}", f"choose one of: {', '.join(ENCODERS)}")
+    have = available_h264_encoders()
+    if encoder == "auto":
+        for name in ("h264_nvenc", "libx264"):
+            if name in have:
+                return name
+        raise DeviceUnavailableError(
+            "no H.264 encoder is available in this FFmpeg build", "install a PyAV wheel built with libx264"
+        )
+    if encoder not in have:
+        if encoder == "h264_nvenc":
+            raise DeviceUnavailableError(
+                "encoder h264_nvenc is not available (no NVIDIA GPU with NVENC, driver, or FFmpeg support)",
+                "use --encoder libx264 or --encoder auto",
+            )
+        raise DeviceUnavailableError(f"encoder {encoder} is not available in this FFmpeg build", "use --encoder auto")
+    return encoder
+
+
+def _copy_tags(src: dict[str, str], dst: Any, skip: set[str]) -> None:
+    for key, value in src.items():
+        low = key.lower()
+        if low in skip or low.startswith("_statistics"):
+            continue
+        with contextlib.suppress(Exception):
+            dst[key] = value
+
+
+@dataclass
+class _Passthrough:
+    """How one source audio/subtitle stream reaches the output."""
+
+    src: Any
+    out: Any
+    transcode: bool
+    shift_s: float
+    done: bool = False
+    resampler: Any = None
+    next_sample: int | None = None
+
+
+class VideoFileSink:
+    """Encode frames to H.264 in mp4/mkv/mov, copying the source's audio/subtitle streams and metadata."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        info: VideoInfo,
+        *,
+        width: int,
+        height: int,
+        source: str | Path | None = None,
+        start: float = 0.0,
+        duration: float | None = None,
+        encoder: str = "auto",
+        crf: int = 18,
+        preset: str = "medium",
+        log: Callable[[str], None] = print,
+    ) -> None:
+        self.path = Path(path)
+        self.info = info
+        self.width, self.height = int(width), int(height)
+        self.log = log
+        suffix = self.path.suffix.lower()
+        if suffix not in CONTAINER_FORMATS:
+            raise UsageError(
+                f"unsupported output container {suffix or '(no suffix)'} for {self.path}",
+                "name the output .mp4, .mkv or .mov",
+            )
+        if self.width <= 0 or self.height <= 0:
+            raise UsageError(f"invalid output size {width}x{height}", "width and height must be positive")
+        if not 0 <= int(crf) <= 51:
+            raise UsageError(f"crf {crf} is out of range", "give --crf between 0 (lossless) and 51 (worst)")
+        if preset not in X264_PRESETS:
+            raise UsageError(f"unknown preset {preset!r}", f"choose one of: {', '.join(X264_PRESETS)}")
+        self.encoder = _pick_encoder(encoder)
+        self._pad_w, self._pad_h = self.width + self.width % 2, self.height + self.height % 2
+        if (self._pad_w, self._pad_h) != (self.width, self.height):
+            log(f"note: padded {self.width}x{self.height} to {self._pad_w}x{self._pad_h} for yuv420p")
+        self._start = float(start)
+        self._end_s = None if duration is None else float(duration)
+        self._tb = info.time_base
+        self._last_pts: int | None = None
+        self._frames_sent = 0
+        self._closed = False
+        self._out: Any = None
+        self._src: Any = None
+        self._passthrough: dict[int, _Passthrough] = {}
+        self._demux: Iterator[Any] | None = None
+        self._held: Any = None
+        self._reformatter = VideoReformatter()
+        self._tmp = temp_path_for(self.path)
+        try:
+            self._open(suffix, source, int(crf), preset)
+        except BaseException:
+            self.abort()
+            raise
+
+    # -- setup -----------------------------------------------------------------------------------------------------
+
+    def _open(self, suffix: str, source: str | Path | None, crf: int, preset: str) -> None:
+        options = {"movflags": "+faststart"} if suffix in (".mp4", ".mov") else {}
+        try:
+            self._out = av.open(str(self._tmp), "w", format=CONTAINER_FORMATS[suffix], options=options)
+        except (av.FFmpegError, OSError) as exc:
+            raise OutputError(f"cannot create {self._tmp}: {_av_message(exc)}", "check the output directory") from None
+        if source is not None:
+            try:
+                self._src = av.open(str(source), "r")
+            except (av.FFmpegError, OSError) as exc:
+                raise InputError(
+                    f"cannot reopen {source} to copy its audio: {_av_message(exc)}", "check the input file"
+                ) from None
+            _copy_tags(dict(self._src.metadata), self._out.metadata, _SKIP_CONTAINER_TAGS)
+        try:
+            self._add_video_stream(crf, preset)
+            if self._src is not None:
+                self._add_passthrough_streams()
+        except (av.FFmpegError, OSError, ValueError) as exc:
+            raise ProcessingError(f"cannot set up the {self.encoder} encoder: {_av_message(exc)}", None) from None
+
+    def _add_video_stream(self, crf: int, preset: str) -> None:
+        fps = self.info.fps
+        vs = self._out.add_stream(self.encoder, rate=fps if fps else None)
+        vs.width, vs.height = self._pad_w, self._pad_h
+        vs.pix_fmt = "yuv420p"
+        cc = vs.codec_context
+        # Frames keep their source timestamps: the encoder counts in the source time base, never re-times.
+        cc.time_base = self._tb
+        vs.time_base = self._tb
+        if fps:
+            cc.framerate = fps
+        cc.colorspace = _AVCOL_BT709
+        cc.color_primaries = _AVCOL_BT709
+        cc.color_trc = _AVCOL_BT709
+        cc.color_range = _AVCOL_RANGE_MPEG
+        cc.thread_count = 0
+        if self.encoder == "libx264":
+            cc.options = {"crf": str(crf), "preset": preset}
+        else:
+            cc.options = {"preset": _NVENC_PRESET[preset], "rc": "vbr", "cq": str(crf), "b": "0"}
+        if self._src is not None and self._src.streams.video:
+            _copy_tags(dict(self._src.streams.video[0].metadata), vs.metadata, _SKIP_STREAM_TAGS)
+        self._video = vs
+
+    def _add_passthrough_streams(self) -> None:
+        src = self._src
+        vsrc = src.streams.video[0] if src.streams.video else None
+        origin = self.info.origin
+        supported = self._out.supported_codecs
+        dropped = 0
+        for s in src.streams:
+            if s.type not in ("audio", "subtitle"):
+                if s.type != "video" or s is not vsrc:
+                    dropped += 1
+                continue
+            codec = s.codec_context.codec.canonical_name if s.codec_context is not None else "unknown"
+            if codec in supported:
+                out = self._out.add_stream_from_template(s)
+                transcode = False
+            elif s.type == "audio":
+                rate = s.codec_context.sample_rate
+                rate = rate if rate in _AAC_RATES else 48000
+                out = self._out.add_stream("aac", rate=rate)
+                layout = s.codec_context.layout.name if s.codec_context.channels <= 8 else "stereo"
+                out.layout = layout
+                transcode = True
+                self.log(f"note: audio stream #{s.index} ({codec}) cannot go in {self.path.suffix}; transcoding to AAC")
+            else:
+                self.log(f"note: subtitle stream #{s.index} ({codec}) cannot go in {self.path.suffix}; dropped")
+                continue
+            _copy_tags(dict(s.metadata), out.metadata, _SKIP_STREAM_TAGS)
+            with contextlib.suppress(Exception):
+                out.disposition = s.disposition
+            self._passthrough[s.index] = _Passthrough(s, out, transcode, origin)
+        if dropped:
+            self.log(f"note: dropped {dropped} extra video/data/attachment stream(s) of the source")
+        if self._passthrough:
+            streams = [p.src for p in self._passthrough.values()]
+            if self._start > 0:
+                with contextlib.suppress(av.FFmpegError):
+                    src.seek(max(int((origin - 2.0) * av.time_base), 0), backward=True)
+            self._demux = src.demux(*streams)
+
+    # -- writing -----------------------------------------------------------------------------------------------------
+
+    def send(self, frame: Frame) -> None:
+        """Encode one frame (BGR, width x height) at its own timestamp, copying audio/subtitles up to it."""
+        if self._closed:
+            raise ProcessingError("cannot write: the output is already closed", None)
+        image = frame.image
+        if image.shape != (self.height, self.width, 3) or image.dtype != np.uint8:
+            raise ProcessingError(
+                f"frame of shape {image.shape} {image.dtype} does not match output {self.width}x{self.height}",
+                "this is a bug in the pipeline; please report it",
+            )
+        if (self._pad_w, self._pad_h) != (self.width, self.height):
+            image = cv2.copyMakeBorder(
+                image, 0, self._pad_h - self.height, 0, self._pad_w - self.width, cv2.BORDER_REPLICATE
+            )
+        pts = int(frame.pts)
+        if self._last_pts is not None and pts <= self._last_pts:
+            pts = self._last_pts + 1  # encoders refuse repeated or backwards timestamps
+        self._last_pts = pts
+        try:
+            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
+            yuv = self._reformatter.reformat(
+                vf,
+                format="yuv420p",
+                src_colorspace=Colorspace.ITU709,
+                dst_colorspace=Colorspace.ITU709,
+                src_color_range=ColorRange.JPEG,
+                dst_color_range=ColorRange.MPEG,
+                dst_color_primaries=_AVCOL_BT709,
+                dst_color_trc=_AVCOL_BT709,
+            )
+            yuv.pts = pts
+            yuv.time_base = self._tb
+            self._pump(float(pts * self._tb))
+            self._out.mux(self._video.encode(yuv))
+        except (av.FFmpegError, OSError) as exc:
+            raise ProcessingError(
+                f"encode error at t={float(pts * self._tb):.2f}s: {_av_message(exc)}", _hint(exc)
+            ) from None
+        self._frames_sent += 1
+
+    def _pump(self, until_s: float | None) -> None:
+        """Copy source audio/subtitle packets up to `until_s` seconds of output time (None: to the end)."""
+        if self._demux is None:
+            return
+        while True:
+            if self._held is not None:
+                packet, self._held = self._held, None
+            else:
+                packet = next(self._demux, None)
+                if packet is None:
+                    self._demux = None
+                    return
+            p = self._passthrough.get(packet.stream.index)
+            if p is None or p.done or packet.size == 0:
+                continue
+            ts = packet.pts if packet.pts is not None else packet.dts
+            if ts is None:
+                continue
+            t = float(ts * packet.time_base) - p.shift_s
+            if self._end_s is not None and t >= self._end_s:
+                p.done = True
+                if all(q.done for q in self._passthrough.values()):
+                    self._demux = None
+                    return
+                continue
+            if self._start > 0 and t < -1e-6:
+                continue
+            if until_s is not None and t > until_s:
+                self._held = packet
+                return
+            if p.transcode:
+                self._transcode(p, packet)
+            else:
+                shift = int(round(Fraction(p.shift_s) / packet.time_base))
+                if packet.pts is not None:
+                    packet.pts -= shift
+                if packet.dts is not None:
+                    packet.dts -= shift
+                packet.stream = p.out
+                self._out.mux(packet)
+
+    def _transcode(self, p: _Passthrough, packet: Any) -> None:
+        """Decode a packet of an audio codec the container refuses and encode it as AAC."""
+        rate = p.out.codec_context.sample_rate
+        if p.resampler is None:
+            p.resampler = av.AudioResampler(format="fltp", layout=p.out.layout.name, rate=rate)
+        for frame in packet.decode():
+            if p.next_sample is None:
+                t = _ts_seconds(frame.pts, frame.time_base)
+                p.next_sample = max(int(round(((t or 0.0) - p.shift_s) * rate)), 0)
+            for out_frame in p.resampler.resample(frame):
+                out_frame.pts = p.next_sample
+                out_frame.time_base = Fraction(1, rate)
+                p.next_sample += out_frame.samples
+                self._out.mux(p.out.encode(out_frame))
+
+    def close(self) -> None:
+        """Flush the encoder, copy the remaining audio/subtitles, close the container and rename into place."""
+        if self._closed:
+            return
+        try:
+            if self._frames_sent == 0:
+                raise ProcessingError("no frames were written", "the input produced no video frames")
+            try:
+                self._out.mux(self._video.encode(None))
+                self._pump(None)
+                for p in self._passthrough.values():
+                    if p.transcode and p.resampler is not None:
+                        for out_frame in p.resampler.resample(None):
+                            out_frame.pts = p.next_sample
+                            out_frame.time_base = Fraction(1, p.out.codec_context.sample_rate)
+                            p.next_sample += out_frame.samples
+                            self._out.mux(p.out.encode(out_frame))
+                    if p.transcode:
+                        self._out.mux(p.out.encode(None))
+                self._out.close()
+                self._out = None
+                os.replace(self._tmp, self.path)
+            except (av.FFmpegError, OSError) as exc:
+                raise ProcessingError(f"cannot finish writing {self.path}: {_av_message(exc)}", _hint(exc)) from None
+        except BaseException:
+            self.abort()
+            raise
+        self._closed = True
+        self._close_source()
+
+    def abort(self) -> None:
+        """Stop writing and delete the partial file; the final path is never created."""
+        self._closed = True
+        if self._out is not None:
+            with contextlib.suppress(Exception):
+                self._out.close()
+            self._out = None
+        self._close_source()
+        with contextlib.suppress(OSError):
+            self._tmp.unlink()
+
+    def _close_source(self) -> None:
+        if self._src is not None:
+            with contextlib.suppress(Exception):
+                self._src.close()
+            self._src = None
+
+    def __enter__(self) -> VideoFileSink:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def _hint(exc: BaseException) -> str | None:
+    """A fix-it hint for common OS-level write failures."""
+    errno = getattr(exc, "errno", None)
+    if errno == 28:  # ENOSPC
+        return "the disk is full; free some space or write elsewhere"
+    if errno in (13, 30):  # EACCES, EROFS
+        return "the output location is not writable"
+    return None

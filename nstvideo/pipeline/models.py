@@ -1,0 +1,154 @@
+"""Style registry: bundled `trained_models/` plus user folders; every style's facts come from its ONNX metadata."""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from nstvideo.errors import ModelError, StyleNotFoundError
+
+ENV_VAR = "NSTVIDEO_MODELS"
+PREFIX = "nstvideo."
+INPUT_NAME = "frames"
+OUTPUT_NAME = "stylized"
+SUPPORTED_FORMAT = "1"
+DEFAULT_SIZE = 512
+
+
+@dataclass(frozen=True)
+class StyleModel:
+    """One exported style: where it lives and what its metadata says."""
+
+    name: str
+    path: Path
+    metadata: dict[str, str] = field(default_factory=dict, compare=False)
+    bundled: bool = False
+
+    def get(self, key: str, default: str = "") -> str:
+        return self.metadata.get(PREFIX + key, default)
+
+    @property
+    def title(self) -> str:
+        return self.get("title", self.name)
+
+    @property
+    def artist(self) -> str:
+        return self.get("artist", "unknown")
+
+    @property
+    def architecture(self) -> str:
+        return self.get("architecture", "unknown")
+
+    @property
+    def licence(self) -> str:
+        return self.get("style_licence", "unknown")
+
+    @property
+    def recommended_size(self) -> int:
+        try:
+            return int(self.get("recommended_size", str(DEFAULT_SIZE)))
+        except ValueError:
+            return DEFAULT_SIZE
+
+
+def _contract_problem(session) -> str | None:  # noqa: ANN001 - onnxruntime.InferenceSession
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    if len(inputs) != 1 or inputs[0].name != INPUT_NAME:
+        return f"it must have one input named '{INPUT_NAME}', has {[i.name for i in inputs]}"
+    if len(outputs) < 1 or outputs[0].name != OUTPUT_NAME:
+        return f"its first output must be named '{OUTPUT_NAME}', has {[o.name for o in outputs]}"
+    for what, arg in (("input", inputs[0]), ("output", outputs[0])):
+        if arg.type != "tensor(uint8)":
+            return f"its {what} must be uint8, is {arg.type}"
+        if len(arg.shape) != 4 or arg.shape[3] not in (3, "3"):
+            return f"its {what} must be [N, H, W, 3], is {arg.shape}"
+    return None
+
+
+@functools.lru_cache(maxsize=64)
+def _read(path: str, mtime: float, bundled: bool) -> StyleModel:  # noqa: ARG001 - mtime keys the cache
+    from nstvideo.pipeline.session import ort_module
+
+    ort = ort_module()
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    opts.log_severity_level = 4
+    hint = "re-export it with `nstvideo export`, or remove it from the models folder"
+    try:
+        sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"cannot load style model {path}: {first[:200]}", hint) from exc
+    problem = _contract_problem(sess)
+    meta = dict(sess.get_modelmeta().custom_metadata_map)
+    if problem is None and meta.get(PREFIX + "format_version") != SUPPORTED_FORMAT:
+        problem = "it has no nstvideo.format_version metadata (not an nstvideo style)"
+    if problem:
+        raise ModelError(f"{path} breaks the nstvideo model contract: {problem}", hint)
+    name = meta.get(PREFIX + "style") or Path(path).stem
+    return StyleModel(name=name, path=Path(path), metadata=meta, bundled=bundled)
+
+
+def read_model(path: str | Path, bundled: bool = False) -> StyleModel:
+    """Load a style's metadata, refusing files that break the contract."""
+    p = Path(path)
+    if not p.is_file():
+        raise StyleNotFoundError(f"style model {p} not found", "check the path, or run `nstvideo styles`")
+    return _read(str(p.resolve()), p.stat().st_mtime, bundled)
+
+
+def bundled_dir() -> Path:
+    """The packaged trained_models folder (works installed, editable or from a checkout)."""
+    return Path(str(resources.files("nstvideo.trained_models")))
+
+
+def model_dirs(extra: Iterable[str | Path] = ()) -> list[Path]:
+    """Search order: --models-dir folders, then NSTVIDEO_MODELS, then the bundled styles."""
+    dirs = [Path(d) for d in extra]
+    dirs += [Path(d) for d in os.environ.get(ENV_VAR, "").split(os.pathsep) if d]
+    return [*dirs, bundled_dir()]
+
+
+def list_styles(models_dirs: Sequence[str | Path] = (), errors: list[str] | None = None) -> list[StyleModel]:
+    """Every loadable style; a broken file is reported in `errors` (if given) rather than hiding the rest."""
+    found: dict[str, StyleModel] = {}
+    bundled = bundled_dir()
+    for d in model_dirs(models_dirs):
+        if not d.is_dir():
+            if errors is not None and d != bundled:
+                errors.append(f"models folder {d} does not exist")
+            continue
+        for path in sorted(d.glob("*.onnx")):
+            try:
+                model = read_model(path, bundled=d == bundled)
+            except ModelError as exc:
+                if errors is not None:
+                    errors.append(exc.message)
+                continue
+            found.setdefault(model.name, model)  # earlier folders win
+    return sorted(found.values(), key=lambda m: m.name)
+
+
+def resolve_style(style: str | Path, models_dirs: Sequence[str | Path] = ()) -> StyleModel:
+    """A style name or a path to an .onnx file -> StyleModel, or an error naming the closest styles."""
+    text = str(style)
+    if text.endswith(".onnx") or os.sep in text or Path(text).is_file():
+        return read_model(text)
+    styles = list_styles(models_dirs)
+    for m in styles:
+        if m.name == text:
+            return m
+    names = [m.name for m in styles]
+    if not names:
+        raise StyleNotFoundError(
+            f"unknown style '{text}': no styles are installed",
+            "reinstall nstvideo to get the bundled styles, train one (`nstvideo train`), or pass --style PATH.onnx",
+        )
+    close = difflib.get_close_matches(text, names, n=3, cutoff=0.4)
+    suggestion = f"did you mean {', '.join(close)}? " if close else ""
+    raise StyleNotFoundError(f"unknown style '{text}'", f"{suggestion}available: {', '.join(names)}")

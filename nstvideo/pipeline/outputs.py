@@ -1,0 +1,54 @@
+"""Safe output writing: refuse to clobber, write to a temp file beside the target, rename on success."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from nstvideo.errors import OutputError
+
+
+def check_output(inp: Path | None, out: Path, overwrite: bool) -> None:
+    """Refuse an output that equals the input, exists without --overwrite, or has no writable dir."""
+    out = Path(out)
+    if inp is not None and _same_file(Path(inp), out):
+        raise OutputError(f"output {out} is the input file", "choose another output path; inputs are never overwritten")
+    if out.is_dir():
+        raise OutputError(f"output {out} is a directory", "give a file name for the output")
+    if out.exists() and not overwrite:
+        raise OutputError(f"output {out} already exists", "pass --overwrite to replace it, or choose another name")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"output directory {parent} does not exist", f"create it first: mkdir -p {parent}")
+    if not os.access(parent, os.W_OK):
+        raise OutputError(f"output directory {parent} is not writable", "choose a directory you can write to")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()
+
+
+def temp_path_for(out: Path) -> Path:
+    """A fresh, hidden temp file name beside `out`, keeping its suffix so muxers pick the right format."""
+    out = Path(out)
+    fd, name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=f".part{out.suffix}", dir=out.parent or ".")
+    os.close(fd)
+    return Path(name)
+
+
+@contextlib.contextmanager
+def atomic_output(out: Path) -> Iterator[Path]:
+    """Yield a temp path; rename it onto `out` if the block succeeds, delete it otherwise."""
+    tmp = temp_path_for(out)
+    try:
+        yield tmp
+        os.replace(tmp, out)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise

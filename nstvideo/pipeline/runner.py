@@ -1,0 +1,323 @@
+"""Threads joined by bounded queues: decode -> stylise -> encode overlap, files never drop a frame."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from nstvideo.errors import Interrupted, NstError, ProcessingError
+
+log = logging.getLogger("nstvideo")
+
+_DONE = object()
+QUEUE_SIZE = 8
+
+
+class StopFlag:
+    """Set by SIGINT/SIGTERM; every stage polls it so shutdown is prompt and clean."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.signum: int | None = None
+
+    def set(self, signum: int) -> None:
+        self.signum = signum
+        self.event.set()
+
+    def check(self) -> None:
+        if self.event.is_set():
+            raise Interrupted(self.signum or signal.SIGINT)
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[StopFlag]:
+    """Turn SIGINT/SIGTERM into a StopFlag for the duration (main thread only)."""
+    flag = StopFlag()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, lambda signum, _frame: flag.set(signum))
+    try:
+        yield flag
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class _Stage(threading.Thread):
+    """Runs `body`, forwarding items to `out`; an exception is kept for the main thread to raise."""
+
+    def __init__(self, name: str, body: Callable[[], None]) -> None:
+        super().__init__(name=name, daemon=True)
+        self.body = body
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.body()
+        except BaseException as exc:  # handed to the main thread, never lost
+            self.error = exc
+
+
+def _put(q: queue.Queue, item: Any, stop: StopFlag) -> bool:
+    """Blocking put that gives up when stopping (so back-pressure never deadlocks shutdown)."""
+    while not stop.event.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _get(q: queue.Queue, stop: StopFlag, stages: list[_Stage]) -> Any:
+    while True:
+        stop.check()
+        for s in stages:
+            if s.error is not None:
+                raise s.error
+        try:
+            return q.get(timeout=0.1)
+        except queue.Empty:
+            continue
+
+
+def run_pipeline(
+    frames: Iterable[Any],
+    process: Callable[[list[Any]], list[Any]],
+    emit: Callable[[Any], None],
+    stop: StopFlag,
+    *,
+    batch_size: int = 1,
+    on_progress: Callable[[int], None] | None = None,
+) -> int:
+    """Pull `frames` (decode thread), `process` them in batches (inference thread), `emit` each result here.
+
+    Returns the number of frames emitted. Raises the first stage error, or Interrupted when stopped.
+    """
+    decoded: queue.Queue = queue.Queue(QUEUE_SIZE)
+    processed: queue.Queue = queue.Queue(QUEUE_SIZE)
+
+    def decode() -> None:
+        for item in frames:
+            if not _put(decoded, item, stop):
+                return
+        _put(decoded, _DONE, stop)
+
+    def infer() -> None:
+        done = False
+        while not done and not stop.event.is_set():
+            try:
+                first = decoded.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if first is _DONE:
+                break
+            batch = [first]
+            while len(batch) < batch_size:
+                try:
+                    nxt = decoded.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _DONE:
+                    done = True
+                    break
+                batch.append(nxt)
+            for result in process(batch):
+                if not _put(processed, result, stop):
+                    return
+        _put(processed, _DONE, stop)
+
+    stages = [_Stage("nstvideo-decode", decode), _Stage("nstvideo-infer", infer)]
+    for s in stages:
+        s.start()
+    count = 0
+    try:
+        while True:
+            item = _get(processed, stop, stages)
+            if item is _DONE:
+                break
+            emit(item)
+            count += 1
+            if on_progress:
+                on_progress(count)
+    except BaseException:
+        stop.event.set()  # let the other stages wind down
+        raise
+    finally:
+        for s in stages:
+            s.join(timeout=5)
+    for s in stages:
+        if s.error is not None:
+            raise s.error
+    return count
+
+
+class ProgressReporter:
+    """A rich progress bar (frames, fps, ETA) on a TTY; a plain log line every few seconds otherwise."""
+
+    def __init__(self, description: str, total: int | None, unit: str = "frames", interval: float = 5.0) -> None:
+        self.description, self.total, self.unit, self.interval = description, total, unit, interval
+        self.started = time.monotonic()
+        self.last_log = self.started
+        self.count = 0
+        self._bar = None
+        if sys.stderr.isatty():
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[fps]:.1f} fps"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                transient=False,
+            )
+            self._task = self._bar.add_task(description, total=total, fps=0.0)
+            self._bar.start()
+
+    @property
+    def fps(self) -> float:
+        elapsed = time.monotonic() - self.started
+        return self.count / elapsed if elapsed > 0 else 0.0
+
+    def update(self, count: int) -> None:
+        self.count = count
+        if self._bar is not None:
+            self._bar.update(self._task, completed=count, fps=self.fps)
+            return
+        now = time.monotonic()
+        if now - self.last_log >= self.interval:
+            self.last_log = now
+            of = f"/{self.total}" if self.total else ""
+            eta = ""
+            if self.total and self.fps > 0:
+                eta = f", ETA {max(0.0, (self.total - count) / self.fps):.0f} s"
+            log.info("%s: %d%s %s, %.1f fps%s", self.description, count, of, self.unit, self.fps, eta)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+
+def as_processing_error(exc: BaseException) -> NstError:
+    """Anything unexpected while working becomes exit code 1 with the original reason."""
+    if isinstance(exc, NstError):
+        return exc
+    return ProcessingError(f"failed while working: {type(exc).__name__}: {exc}", "run again with --debug for details")
+
+
+def stylize_file(
+    inp: str,
+    out: str,
+    stylizer: Any,
+    *,
+    start: float = 0.0,
+    duration: float | None = None,
+    encoder: str = "auto",
+    crf: int = 18,
+    preset: str = "medium",
+    batch_size: int = 1,
+    overwrite: bool = False,
+) -> int:
+    """Stylise a video file into `out` (H.264, audio copied); returns the number of frames written."""
+    from pathlib import Path
+
+    from nstvideo.errors import UsageError
+    from nstvideo.pipeline.media import FileSource, Frame, VideoFileSink
+    from nstvideo.pipeline.outputs import check_output
+
+    if start < 0:
+        raise UsageError(f"--start must not be negative, got {start}", "give seconds from the beginning, e.g. 12.5")
+    if duration is not None and duration <= 0:
+        raise UsageError(f"--duration must be positive, got {duration}", "give seconds, e.g. 5")
+    if batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {batch_size}", "e.g. --batch-size 4 on a GPU")
+    with FileSource(inp, start=start, duration=duration) as source:
+        check_output(Path(inp), Path(out), overwrite)
+        info = source.info
+        width, height = stylizer.output_shape(info.width, info.height)
+        log.info(
+            "%s: %dx%d, %s fps, %s frames -> %s at %dx%d, style %s on %s",
+            inp, info.width, info.height, f"{float(info.fps):.3g}" if info.fps else "?",
+            info.frame_count or "?", out, width, height, stylizer.model.name, stylizer.provider,
+        )  # fmt: skip
+        process = lambda batch: [  # noqa: E731
+            Frame(img, f.pts) for f, img in zip(batch, stylizer.stylize_batch([f.image for f in batch]), strict=True)
+        ]
+        progress = ProgressReporter(f"stylising {Path(inp).name}", info.frame_count)
+        with (
+            interruptible() as stop,
+            VideoFileSink(
+                out, info, width=width, height=height, source=inp, start=start, duration=duration,
+                encoder=encoder, crf=crf, preset=preset, log=log.info,
+            ) as sink,
+        ):  # fmt: skip
+            try:
+                count = run_pipeline(
+                    source.frames(), process, sink.send, stop, batch_size=batch_size, on_progress=progress.update
+                )
+            finally:
+                progress.close()
+    log.info("wrote %s: %d frames, %.1f fps", out, count, progress.fps)
+    return count
+
+
+def stylize_images(inp: str, out: str, stylizer: Any, *, overwrite: bool = False) -> int:
+    """One image to one image, or a folder of images to a folder; returns the number written."""
+    from pathlib import Path
+
+    from nstvideo.errors import OutputError
+    from nstvideo.pipeline.outputs import check_output
+    from nstvideo.pipeline.sinks import write_image
+    from nstvideo.pipeline.sources import list_images, read_image
+
+    src, dst = Path(inp), Path(out)
+    if not src.is_dir():
+        image = read_image(src)
+        check_output(src, dst, overwrite)
+        write_image(dst, stylizer(image))
+        log.info("wrote %s", dst)
+        return 1
+    files = list_images(src)
+    if dst.exists() and not dst.is_dir():
+        raise OutputError(f"output {dst} is a file but the input is a directory", "give a directory as OUT")
+    if dst.exists() and dst.resolve() == src.resolve():
+        raise OutputError(f"output directory {dst} is the input directory", "choose another directory")
+    if not dst.parent.is_dir():
+        raise OutputError(f"output directory {dst.parent} does not exist", f"create it first: mkdir -p {dst.parent}")
+    targets = [(f, dst / f.name) for f in files]
+    existing = [t for _, t in targets if t.exists()]
+    if existing and not overwrite:
+        raise OutputError(f"{len(existing)} outputs already exist in {dst} (e.g. {existing[0].name})", "pass --overwrite")
+    dst.mkdir(exist_ok=True)
+    progress = ProgressReporter(f"stylising {src.name}/", len(targets), unit="images")
+    with interruptible() as stop:
+        try:
+            for i, (f, t) in enumerate(targets, start=1):
+                stop.check()
+                write_image(t, stylizer(read_image(f)))
+                progress.update(i)
+        finally:
+            progress.close()
+    log.info("wrote %d images to %s", len(targets), dst)
+    return len(targets)

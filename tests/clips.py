@@ -1,0 +1,304 @@
+"""Tiny synthetic media files for tests, built with PyAV so no fixtures need to be checked in.
+
+Frames carry a recognisable pattern: a white block in the top-left corner (asymmetric, so a wrong rotation or
+flip shows) and a grey block in the bottom-right whose level encodes the frame index (see `read_index`).
+YUV pixels are computed here with the textbook BT.601/BT.709 formulas (not with swscale), so colour tests have a
+ground truth that is independent of the code under test.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+#: BGR colours of the vertical bars drawn by pattern="patches": red, green, blue, mid grey.
+PATCH_COLOURS_BGR = [(0, 0, 255), (0, 255, 0), (255, 0, 0), (128, 128, 128)]
+
+#: Cycle of frame durations, in milliseconds, used for variable-frame-rate clips.
+VFR_STEPS_MS = [40, 80, 40, 120, 60]
+
+_KR_KB = {"bt601": (0.299, 0.114), "bt709": (0.2126, 0.0722)}
+_AVCOL_SPC = {"bt601": 6, "bt709": 1}  # AVCOL_SPC_SMPTE170M, AVCOL_SPC_BT709
+_AVCOL_PRI = {"bt601": 6, "bt709": 1}  # AVCOL_PRI_SMPTE170M, AVCOL_PRI_BT709
+_AVCOL_TRC = {"bt601": 6, "bt709": 1}  # AVCOL_TRC_SMPTE170M, AVCOL_TRC_BT709
+
+
+def index_level(i: int) -> int:
+    """Grey level of the index block for frame `i` (distinct for up to 28 frames, cycling after)."""
+    return 24 + (i % 28) * 8
+
+
+def read_index(image: np.ndarray) -> int:
+    """Frame index from an upright BGR image drawn with pattern="gradient"."""
+    h, w = image.shape[:2]
+    block = image[h - h // 4 + 2 : h - 2, w - w // 4 + 2 : w - 2]
+    return int(round((float(block.mean()) - 24) / 8))
+
+
+def marker_corner(image: np.ndarray) -> str:
+    """Which corner ("tl", "tr", "bl", "br") holds the bright marker block."""
+    h, w = image.shape[:2]
+    qh, qw = max(h // 8, 1), max(w // 8, 1)
+    corners = {
+        "tl": image[:qh, :qw],
+        "tr": image[:qh, w - qw :],
+        "bl": image[h - qh :, :qw],
+        "br": image[h - qh :, w - qw :],
+    }
+    return max(corners, key=lambda k: float(corners[k].mean()))
+
+
+def draw_frame(i: int, width: int, height: int, pattern: str = "gradient") -> np.ndarray:
+    """The upright BGR image of frame `i`."""
+    if pattern == "patches":  # flat bars for colour checks
+        img = np.zeros((height, width, 3), np.uint8)
+        bar = width // len(PATCH_COLOURS_BGR)
+        bar -= bar % 2
+        for k, colour in enumerate(PATCH_COLOURS_BGR):
+            img[:, k * bar : (k + 1) * bar] = colour
+        img[:, len(PATCH_COLOURS_BGR) * bar :] = PATCH_COLOURS_BGR[-1]
+        return img
+    if pattern == "noise":  # incompressible, so files are big enough to cut mid-stream
+        img = np.random.default_rng(i).integers(0, 256, (height, width, 3), dtype=np.uint8)
+        img[height - height // 4 :, width - width // 4 :] = index_level(i)
+        return img
+    if pattern != "gradient":
+        raise ValueError(f"unknown pattern {pattern!r}")
+    ramp = np.linspace(0, 60, width, dtype=np.float32)[None, :, None]
+    img = np.broadcast_to(ramp, (height, width, 3)).astype(np.uint8).copy()
+    img[: height // 4, : width // 4] = 255
+    img[height - height // 4 :, width - width // 4 :] = index_level(i)
+    return img
+
+
+def bgr_to_yuv(bgr: np.ndarray, matrix: str = "bt709", full_range: bool = False) -> tuple[np.ndarray, ...]:
+    """Full-resolution Y, U, V planes (uint8) from BGR with the textbook matrix and range."""
+    kr, kb = _KR_KB[matrix]
+    kg = 1.0 - kr - kb
+    b, g, r = (bgr[..., c].astype(np.float64) / 255.0 for c in range(3))
+    y = kr * r + kg * g + kb * b
+    u = (b - y) / (2 * (1 - kb))
+    v = (r - y) / (2 * (1 - kr))
+    scale_y, scale_c, offset = (255, 255, 0) if full_range else (219, 224, 16)
+    planes = (offset + scale_y * y, 128 + scale_c * u, 128 + scale_c * v)
+    return tuple(np.clip(np.round(p), 0, 255).astype(np.uint8) for p in planes)
+
+
+def yuv_to_bgr(y: np.ndarray, u: np.ndarray, v: np.ndarray, matrix: str = "bt709") -> np.ndarray:
+    """Limited-range YUV planes (same size) back to BGR with the textbook matrix."""
+    kr, kb = _KR_KB[matrix]
+    kg = 1.0 - kr - kb
+    yf = (y.astype(np.float64) - 16) / 219
+    uf = (u.astype(np.float64) - 128) / 224
+    vf = (v.astype(np.float64) - 128) / 224
+    r = yf + 2 * (1 - kr) * vf
+    b = yf + 2 * (1 - kb) * uf
+    g = (yf - kr * r - kb * b) / kg
+    return np.clip(np.round(np.stack([b, g, r], axis=-1) * 255), 0, 255).astype(np.uint8)
+
+
+def _video_frame(bgr: np.ndarray, pix_fmt: str, matrix: str, full_range: bool) -> av.VideoFrame:
+    """A VideoFrame in `pix_fmt` whose YUV values come from `bgr_to_yuv` (or plain RGB formats)."""
+    if pix_fmt in ("yuv420p", "yuv444p", "yuvj420p"):
+        y, u, v = bgr_to_yuv(bgr, matrix, full_range or pix_fmt == "yuvj420p")
+        if pix_fmt in ("yuv420p", "yuvj420p"):
+            h, w = y.shape
+            u = _subsample(u, h, w)
+            v = _subsample(v, h, w)
+            frame = av.VideoFrame(w, h, pix_fmt)
+        else:
+            frame = av.VideoFrame(y.shape[1], y.shape[0], pix_fmt)
+        for plane, data in zip(frame.planes, (y, u, v), strict=True):
+            rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+            rows[:, : data.shape[1]] = data
+        return frame
+    return av.VideoFrame.from_ndarray(np.ascontiguousarray(bgr), format="bgr24").reformat(format=pix_fmt)
+
+
+def _subsample(plane: np.ndarray, h: int, w: int) -> np.ndarray:
+    """2x2 box average for 4:2:0 chroma (odd sizes round up)."""
+    hh, ww = (h + 1) // 2, (w + 1) // 2
+    padded = np.pad(plane.astype(np.float64), ((0, hh * 2 - h), (0, ww * 2 - w)), mode="edge")
+    return np.round(padded.reshape(hh, 2, ww, 2).mean(axis=(1, 3))).astype(np.uint8)
+
+
+def frame_times(frames: int, fps: int, vfr: bool) -> tuple[list[int], Fraction]:
+    """Presentation timestamps and their time base for a clip."""
+    if not vfr:
+        return list(range(frames)), Fraction(1, fps)
+    pts, t = [], 0
+    for i in range(frames):
+        pts.append(t)
+        t += VFR_STEPS_MS[i % len(VFR_STEPS_MS)]
+    return pts, Fraction(1, 1000)
+
+
+def make_clip(
+    path: str | Path,
+    *,
+    width: int = 64,
+    height: int = 48,
+    frames: int = 12,
+    fps: int = 12,
+    pix_fmt: str = "yuv420p",
+    codec: str = "libx264",
+    audio: bool | str = False,
+    rotation: int = 0,
+    vfr: bool = False,
+    colorspace: str | None = None,
+    color_range: str | None = None,
+    pattern: str = "gradient",
+    metadata: dict[str, str] | None = None,
+    language: str | None = None,
+    subtitles: bool = False,
+    faststart: bool = False,
+) -> Path:
+    """Write a small test clip and return its path.
+
+    `width`/`height` are the displayed (upright) size. `rotation` is the clockwise display rotation, as in the
+    legacy `rotate` tag (an upright phone video is 90): pixels are stored turned the other way and a display
+    matrix tells players to turn them back. `colorspace` ("bt601"/"bt709") picks the matrix and tags the stream;
+    None leaves it untagged and uses what players assume (BT.601 below 720 lines, BT.709 from 720).
+    `color_range` "pc" writes full range. `audio` True (or a codec name) adds a 440 Hz sine track.
+    `subtitles` (mkv only) adds a SubRip track with two cues.
+    """
+    path = Path(path)
+    matrix = colorspace or ("bt601" if height < 720 else "bt709")
+    full = color_range == "pc"
+    opts = {"movflags": "+faststart"} if faststart and path.suffix in (".mp4", ".mov") else {}
+    pts_list, tb = frame_times(frames, fps, vfr)
+    last_step = VFR_STEPS_MS[(frames - 1) % len(VFR_STEPS_MS)] if vfr else 1
+    end_s = float((pts_list[-1] + last_step) * tb)
+    with av.open(str(path), "w", options=opts) as out:
+        if metadata:
+            out.metadata.update(metadata)
+        vs = out.add_stream(codec, rate=fps)
+        stored_w, stored_h = (height, width) if rotation % 180 else (width, height)
+        vs.width, vs.height = stored_w, stored_h
+        vs.pix_fmt = pix_fmt
+        vs.codec_context.time_base = tb
+        vs.time_base = tb
+        if codec == "libx264":
+            vs.codec_context.options = {"preset": "ultrafast", "crf": "10"}
+        if colorspace:
+            vs.codec_context.colorspace = _AVCOL_SPC[colorspace]
+            vs.codec_context.color_primaries = _AVCOL_PRI[colorspace]
+            vs.codec_context.color_trc = _AVCOL_TRC[colorspace]
+        if color_range:
+            vs.codec_context.color_range = 2 if full else 1
+        if rotation:
+            vs.set_display_rotation(-rotation)
+        if language:
+            vs.metadata["language"] = language
+        astream = None
+        if audio:
+            astream = out.add_stream(audio if isinstance(audio, str) else "aac", rate=44100)
+            astream.layout = "stereo"
+            if language:
+                astream.metadata["language"] = language
+        sub_src = None
+        if subtitles:
+            sub_src = _open_srt(path.with_suffix(".srt.tmp"), end_s)
+            sstream = out.add_stream_from_template(sub_src.streams.subtitles[0])
+            if language:
+                sstream.metadata["language"] = language
+
+        for i, pts in enumerate(pts_list):
+            img = draw_frame(i, width, height, pattern)
+            stored = np.ascontiguousarray(np.rot90(img, k=(rotation // 90) % 4)) if rotation else img
+            frame = _video_frame(stored, pix_fmt, matrix, full)
+            if colorspace:
+                frame.colorspace = _AVCOL_SPC[colorspace]
+            frame.color_range = 2 if full else 1
+            frame.pts = pts
+            frame.time_base = tb
+            out.mux(vs.encode(frame))
+        out.mux(vs.encode(None))
+
+        if astream is not None:
+            _write_sine(out, astream, end_s)
+        if sub_src is not None:
+            for pkt in sub_src.demux(sub_src.streams.subtitles[0]):
+                if pkt.size:
+                    pkt.stream = sstream
+                    out.mux(pkt)
+            sub_src.close()
+            path.with_suffix(".srt.tmp").unlink()
+    return path
+
+
+def _open_srt(tmp: Path, seconds: float) -> av.container.InputContainer:
+    """A SubRip file with two cues, opened for demuxing (PyAV cannot encode SubRip without an ASS header)."""
+    half = max(seconds / 2, 0.1)
+
+    def ts(t: float) -> str:
+        ms = int(round(t * 1000))
+        return f"00:00:{ms // 1000:02d},{ms % 1000:03d}"
+
+    tmp.write_text(f"1\n{ts(0)} --> {ts(half * 0.9)}\nfirst cue\n\n2\n{ts(half)} --> {ts(seconds * 0.9)}\nsecond cue\n")
+    return av.open(str(tmp), format="srt")
+
+
+def _write_sine(out: av.container.OutputContainer, stream: av.AudioStream, seconds: float) -> None:
+    """Encode a 440 Hz stereo sine of `seconds` into `stream`."""
+    rate = stream.rate
+    n = int(seconds * rate)
+    t = np.arange(n) / rate
+    wave = (0.3 * np.sin(2 * math.pi * 440 * t)).astype(np.float32)
+    chunk = 1024
+    fmt = stream.codec_context.codec.audio_formats[0].name if stream.codec_context.codec.audio_formats else "fltp"
+    for start in range(0, n, chunk):
+        block = np.stack([wave[start : start + chunk]] * 2)
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(block), format="fltp", layout="stereo")
+        frame.rate = rate
+        frame.pts = start
+        frame.time_base = Fraction(1, rate)
+        if fmt != "fltp":
+            for f in av.AudioResampler(format=fmt, layout="stereo", rate=rate).resample(frame):
+                f.pts = start
+                out.mux(stream.encode(f))
+        else:
+            out.mux(stream.encode(frame))
+    out.mux(stream.encode(None))
+
+
+def make_audio_only(path: str | Path, seconds: float = 1.0) -> Path:
+    """An audio-only file (AAC in .m4a/.mp4/.mkv, PCM in .wav)."""
+    path = Path(path)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("pcm_s16le" if path.suffix == ".wav" else "aac", rate=44100)
+        stream.layout = "stereo"
+        _write_sine(out, stream, seconds)
+    return path
+
+
+def make_truncated(src: str | Path, dst: str | Path, keep: float = 0.6) -> Path:
+    """Copy only the first `keep` fraction of `src`: a faststart mp4 then fails mid-decode, else its header is gone."""
+    data = Path(src).read_bytes()
+    Path(dst).write_bytes(data[: int(len(data) * keep)])
+    return Path(dst)
+
+
+def make_garbage(path: str | Path, size: int = 4096) -> Path:
+    """A file of random bytes with a media suffix."""
+    Path(path).write_bytes(np.random.default_rng(1).integers(0, 256, size, dtype=np.uint8).tobytes())
+    return Path(path)
+
+
+def read_tkhd_matrix(path: str | Path) -> tuple[float, float, float, float]:
+    """(a, b, c, d) of the first video track header matrix in an mp4/mov, decoded from 16.16 fixed point."""
+    data = Path(path).read_bytes()
+    pos = data.find(b"tkhd")
+    if pos < 0:
+        raise ValueError("no tkhd box")
+    version = data[pos + 4]
+    # tkhd: version/flags(4), times+track id+reserved+duration (20 or 32), reserved(8), layer, group, volume,
+    # reserved (8), then the 3x3 matrix of 32-bit values.
+    matrix_at = pos + 4 + 4 + (32 if version == 1 else 20) + 8 + 8
+    a, b, _u, c, d = struct.unpack(">iiiii", data[matrix_at : matrix_at + 20])
+    return a / 65536, b / 65536, c / 65536, d / 65536

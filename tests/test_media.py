@@ -1,0 +1,451 @@
+"""Tests for nstvideo.pipeline.media: decoding, rotation, colour, timestamps, audio/subtitle copy, atomic output."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from nstvideo.errors import DeviceUnavailableError, InputError, NstError, ProcessingError, UsageError
+from nstvideo.pipeline.media import FileSource, Frame, VideoFileSink, VideoInfo, available_h264_encoders
+
+try:  # tests/ may or may not be a package
+    from tests.clips import (
+        PATCH_COLOURS_BGR,
+        VFR_STEPS_MS,
+        bgr_to_yuv,
+        make_audio_only,
+        make_clip,
+        make_garbage,
+        make_truncated,
+        marker_corner,
+        read_index,
+        read_tkhd_matrix,
+    )
+except ModuleNotFoundError:
+    from clips import (  # type: ignore[no-redef]
+        PATCH_COLOURS_BGR,
+        VFR_STEPS_MS,
+        bgr_to_yuv,
+        make_audio_only,
+        make_clip,
+        make_garbage,
+        make_truncated,
+        marker_corner,
+        read_index,
+        read_tkhd_matrix,
+    )
+
+# -- helpers -------------------------------------------------------------------------------------------------------
+
+
+def transcode(src: Path, dst: Path, *, start: float = 0.0, duration: float | None = None, **sink_kw) -> VideoInfo:
+    """Decode `src` with FileSource and push every frame through VideoFileSink into `dst`."""
+    sink_kw.setdefault("preset", "ultrafast")
+    sink_kw.setdefault("log", lambda _msg: None)
+    with FileSource(src, start=start, duration=duration) as source:
+        info = source.info
+        with VideoFileSink(
+            dst, info, width=info.width, height=info.height, source=src, start=start, duration=duration, **sink_kw
+        ) as sink:
+            for frame in source.frames():
+                sink.send(frame)
+    return info
+
+
+def video_times(path: Path) -> tuple[list[float], Fraction]:
+    """Presentation times (s) of every decoded frame, and the stream time base."""
+    with av.open(str(path)) as c:
+        vs = c.streams.video[0]
+        return [float(f.pts * vs.time_base) for f in c.decode(vs)], vs.time_base
+
+
+def stream_duration(path: Path) -> float:
+    """Seconds from the first frame's start to the last frame's end, as the muxer recorded it."""
+    with av.open(str(path)) as c:
+        vs = c.streams.video[0]
+        if vs.duration:
+            return float(vs.duration * vs.time_base)
+        return c.duration / av.time_base
+
+
+def packets(path: Path, kind: str) -> list[av.Packet]:
+    with av.open(str(path)) as c:
+        streams = c.streams.audio if kind == "audio" else c.streams.subtitles
+        return [p for p in c.demux(streams[0]) if p.size]
+
+
+def patch_means(image: np.ndarray) -> list[np.ndarray]:
+    """Mean BGR of the centre of each colour bar drawn by pattern="patches"."""
+    h, w = image.shape[:2]
+    bar = w // len(PATCH_COLOURS_BGR)
+    bar -= bar % 2
+    return [
+        image[h // 4 : h - h // 4, k * bar + 3 : (k + 1) * bar - 3].reshape(-1, 3).mean(axis=0)
+        for k in range(len(PATCH_COLOURS_BGR))
+    ]
+
+
+def assert_patches(image: np.ndarray, tol: float) -> None:
+    for got, want in zip(patch_means(image), PATCH_COLOURS_BGR, strict=True):
+        assert np.abs(got - np.array(want)).max() <= tol, f"got {got.round(1)}, want {want}"
+
+
+# -- decoding and validation ---------------------------------------------------------------------------------------
+
+
+def test_decodes_frames_in_order_with_info(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in.mp4", frames=10, fps=10)
+    with FileSource(clip) as src:
+        info = src.info
+        frames = list(src.frames())
+    assert (info.width, info.height, info.rotation, info.codec) == (64, 48, 0, "h264")
+    assert info.fps == 10 and info.frame_count == 10 and not info.has_audio
+    assert info.duration == pytest.approx(1.0, abs=0.11)
+    assert [read_index(f.image) for f in frames] == list(range(10))
+    assert [float(f.pts * info.time_base) for f in frames] == pytest.approx([i / 10 for i in range(10)])
+    for f in frames:
+        assert f.image.shape == (48, 64, 3) and f.image.dtype == np.uint8 and f.image.flags.c_contiguous
+        assert marker_corner(f.image) == "tl"
+
+
+def test_frames_can_be_iterated_twice(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in.mkv", frames=6)
+    with FileSource(clip) as src:
+        first = [read_index(f.image) for f in src.frames()]
+        second = [read_index(f.image) for f in src.frames()]
+    assert first == second == list(range(6))
+
+
+def _expect_input_error(path: Path, *words: str) -> InputError:
+    with pytest.raises(InputError) as err:
+        FileSource(path)
+    assert "\n" not in err.value.message and err.value.hint
+    for word in words:
+        assert word in err.value.message
+    return err.value
+
+
+def test_missing_empty_and_garbage_inputs(tmp_path: Path) -> None:
+    _expect_input_error(tmp_path / "nope.mp4", "does not exist")
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    _expect_input_error(tmp_path / "empty.mp4", "empty")
+    _expect_input_error(make_garbage(tmp_path / "junk.mp4"), "not a media file")
+    _expect_input_error(tmp_path, "directory")
+
+
+def test_audio_only_input_says_no_video_stream(tmp_path: Path) -> None:
+    _expect_input_error(make_audio_only(tmp_path / "song.m4a"), "no video stream", "audio only")
+
+
+def test_start_beyond_end(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in.mp4", frames=12, fps=12)
+    with pytest.raises(InputError, match="beyond the end"):
+        FileSource(clip, start=5.0)
+    with pytest.raises(UsageError):
+        FileSource(clip, start=-1)
+    with pytest.raises(UsageError):
+        FileSource(clip, duration=0)
+
+
+def test_truncated_header_is_input_error(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in.mp4", width=160, height=120, frames=20, faststart=False)
+    _expect_input_error(make_truncated(clip, tmp_path / "cut.mp4"), "not a media file or its header is corrupt")
+
+
+def test_truncated_data_is_processing_error_mid_decode(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in.mp4", width=160, height=120, frames=24, faststart=True, pattern="noise")
+    with FileSource(make_truncated(clip, tmp_path / "cut.mp4")) as src:  # header intact: opens fine
+        seen = 0
+        with pytest.raises(ProcessingError, match=r"decode error at t=\d+\.\d\ds"):
+            for _ in src.frames():
+                seen += 1
+    assert 0 < seen < 24
+
+
+# -- rotation ------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("rotation", "suffix"), [(90, ".mp4"), (180, ".mov"), (270, ".mp4"), (90, ".mkv")])
+def test_rotation_is_applied_upright(tmp_path: Path, rotation: int, suffix: str) -> None:
+    clip = make_clip(tmp_path / f"in{suffix}", width=64, height=48, frames=4, rotation=rotation)
+    if rotation == 90 and suffix == ".mp4":
+        # The matrix an iPhone writes for a portrait video: stored pixels must be turned 90 degrees clockwise.
+        assert read_tkhd_matrix(clip) == (0.0, 1.0, -1.0, 0.0)
+    with FileSource(clip) as src:
+        assert (src.info.width, src.info.height, src.info.rotation) == (64, 48, rotation)
+        frames = list(src.frames())
+    assert [marker_corner(f.image) for f in frames] == ["tl"] * 4
+    assert [read_index(f.image) for f in frames] == [0, 1, 2, 3]
+    assert frames[0].image.shape == (48, 64, 3)
+
+    out = tmp_path / "out.mp4"
+    transcode(clip, out)
+    with av.open(str(out)) as c:
+        first = next(c.decode(video=0))
+        assert first.rotation == 0 and (first.width, first.height) == (64, 48)
+    with FileSource(out) as src:
+        assert src.info.rotation == 0
+        assert marker_corner(next(iter(src.frames())).image) == "tl"
+
+
+# -- colour --------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("colorspace", "color_range", "size"),
+    [
+        ("bt709", None, (96, 48)),
+        ("bt601", None, (96, 48)),
+        (None, None, (96, 48)),  # untagged SD: BT.601
+        ("bt709", "pc", (96, 48)),  # full range
+        (None, None, (1280, 720)),  # untagged HD: BT.709
+    ],
+)
+def test_decode_honours_matrix_and_range(
+    tmp_path: Path, colorspace: str | None, color_range: str | None, size: tuple[int, int]
+) -> None:
+    clip = make_clip(
+        tmp_path / "in.mkv",
+        width=size[0],
+        height=size[1],
+        frames=2,
+        pattern="patches",
+        colorspace=colorspace,
+        color_range=color_range,
+    )
+    with FileSource(clip) as src:
+        assert_patches(next(iter(src.frames())).image, tol=4)
+
+
+def test_encode_is_bt709_limited_and_tagged(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in.mp4", width=96, height=48, frames=3, pattern="patches", colorspace="bt709")
+    out = tmp_path / "out.mp4"
+    transcode(clip, out)
+    with av.open(str(out)) as c:
+        cc = c.streams.video[0].codec_context
+        assert (cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range) == (1, 1, 1, 1)
+        frame = next(c.decode(video=0))
+        assert (frame.colorspace, frame.color_range, frame.format.name) == (1, 1, "yuv420p")
+        plane = frame.planes[0]
+        luma = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : frame.width]
+    # Independent check of the matrix: textbook BT.709 limited-range luma of each bar (BT.601 red would be 81).
+    want = [int(bgr_to_yuv(np.array([[c]], np.uint8), "bt709")[0][0, 0]) for c in PATCH_COLOURS_BGR]
+    bar = 96 // 4
+    got = [float(luma[12:36, k * bar + 3 : (k + 1) * bar - 3].mean()) for k in range(4)]
+    assert np.abs(np.array(got) - want).max() <= 2.5, (got, want)
+    with FileSource(out) as src:
+        assert_patches(next(iter(src.frames())).image, tol=5)
+
+
+# -- timestamps ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("vfr", "in_suffix", "out_suffix"),
+    [(False, ".mp4", ".mp4"), (True, ".mkv", ".mp4"), (True, ".mp4", ".mkv"), (True, ".mov", ".mov")],
+)
+def test_timestamps_survive(tmp_path: Path, vfr: bool, in_suffix: str, out_suffix: str) -> None:
+    clip = make_clip(tmp_path / f"in{in_suffix}", frames=15, fps=12, vfr=vfr)
+    out = tmp_path / f"out{out_suffix}"
+    transcode(clip, out)
+    t_in, _ = video_times(clip)
+    t_out, tb_out = video_times(out)
+    if vfr:
+        assert np.diff(t_in) == pytest.approx([VFR_STEPS_MS[i % 5] / 1000 for i in range(14)], abs=1e-3)
+    assert len(t_out) == len(t_in) == 15
+    # Within one tick of the output stream's time base (the clips' times are exact in every time base used).
+    assert np.abs(np.array(t_out) - np.array(t_in)).max() <= float(tb_out) + 1e-9
+    # Duration within one frame (the longest VFR step is 120 ms).
+    assert stream_duration(out) == pytest.approx(stream_duration(clip), abs=0.125)
+
+
+def test_start_and_duration(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in.mp4", frames=24, fps=12, audio=True)  # 2 s
+    with FileSource(clip, start=0.5, duration=0.5) as src:
+        info = src.info
+        frames = list(src.frames())
+    assert [read_index(f.image) for f in frames] == [6, 7, 8, 9, 10, 11]
+    assert float(frames[0].pts * info.time_base) == pytest.approx(0.0, abs=1e-3)
+    assert info.duration == pytest.approx(0.5) and info.frame_count == 6
+
+    out = tmp_path / "out.mkv"
+    transcode(clip, out, start=0.5, duration=0.5)
+    t_out, _ = video_times(out)
+    assert len(t_out) == 6 and t_out[0] == pytest.approx(0.0, abs=2e-3)
+    with FileSource(out) as src:
+        assert [read_index(f.image) for f in src.frames()] == [6, 7, 8, 9, 10, 11]
+    # Audio: only the packets of [0.5, 1.0) of the input, shifted to start near 0, bytes untouched.
+    src_pkts = [p for p in packets(clip, "audio") if 0.5 <= float(p.pts * p.time_base) < 1.0]
+    out_pkts = packets(out, "audio")
+    assert [bytes(p) for p in out_pkts] == [bytes(p) for p in src_pkts]
+    assert float(out_pkts[0].pts * out_pkts[0].time_base) == pytest.approx(
+        float(src_pkts[0].pts * src_pkts[0].time_base) - 0.5, abs=2e-3
+    )
+
+
+# -- geometry and encoder ------------------------------------------------------------------------------------------
+
+
+def test_odd_size_is_padded_by_edge_replication(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in.mkv", width=321, height=239, frames=3, pix_fmt="yuv444p")
+    out = tmp_path / "out.mp4"
+    notes: list[str] = []
+    info = transcode(clip, out, log=notes.append)
+    assert (info.width, info.height) == (321, 239)
+    assert "note: padded 321x239 to 322x240 for yuv420p" in notes
+    with FileSource(out) as src:
+        assert (src.info.width, src.info.height) == (322, 240)
+        frames = list(src.frames())
+    assert [read_index(f.image[:239, :321]) for f in frames] == [0, 1, 2]
+    img = frames[0].image.astype(int)
+    assert np.abs(img[:, 321] - img[:, 320]).max() <= 6 and np.abs(img[239] - img[238]).max() <= 6
+
+
+def test_encoder_and_container_choices(tmp_path: Path) -> None:
+    have = available_h264_encoders()
+    assert "libx264" in have and set(have) <= {"libx264", "h264_nvenc"}
+    info = VideoInfo(64, 48, Fraction(12), Fraction(1, 12), 1, 1.0, 0, "h264", False)
+    with pytest.raises(UsageError, match="unknown encoder"):
+        VideoFileSink(tmp_path / "o.mp4", info, width=64, height=48, encoder="x265")
+    with pytest.raises(UsageError, match=r"\.avi") as err:
+        VideoFileSink(tmp_path / "o.avi", info, width=64, height=48)
+    assert ".mp4, .mkv or .mov" in err.value.hint
+    with pytest.raises(UsageError):
+        VideoFileSink(tmp_path / "o.mp4", info, width=64, height=48, crf=80)
+    with pytest.raises(UsageError):
+        VideoFileSink(tmp_path / "o.mp4", info, width=64, height=48, preset="warp")
+    if "h264_nvenc" not in have:
+        with pytest.raises(DeviceUnavailableError) as err:
+            VideoFileSink(tmp_path / "o.mp4", info, width=64, height=48, encoder="h264_nvenc")
+        assert "libx264" in err.value.hint
+    sink = VideoFileSink(tmp_path / "o.mkv", info, width=64, height=48, encoder="auto", log=lambda _m: None)
+    assert sink.encoder == ("h264_nvenc" if "h264_nvenc" in have else "libx264")
+    sink.abort()
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- audio, subtitles, metadata ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("out_suffix", [".mp4", ".mkv"])
+def test_audio_is_copied_bit_exact(tmp_path: Path, out_suffix: str) -> None:
+    clip = make_clip(tmp_path / "in.mp4", frames=12, fps=12, audio=True)
+    out = tmp_path / f"out{out_suffix}"
+    transcode(clip, out)
+    src, dst = packets(clip, "audio"), packets(out, "audio")
+    assert len(src) > 10
+    assert [bytes(p) for p in dst] == [bytes(p) for p in src]
+    with av.open(str(out)) as c:
+        assert c.streams.audio[0].codec_context.name == "aac"
+
+
+def test_audio_the_container_refuses_is_transcoded_to_aac(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in.mov", frames=12, fps=12, audio="pcm_mulaw")
+    out = tmp_path / "out.mp4"
+    notes: list[str] = []
+    transcode(clip, out, log=notes.append)
+    assert any("transcoding to AAC" in n for n in notes)
+    with av.open(str(out)) as c:
+        a = c.streams.audio[0]
+        assert a.codec_context.name == "aac"
+        samples = sum(f.samples for f in c.decode(a))
+    assert samples == pytest.approx(44100, rel=0.1)
+
+
+def test_metadata_and_languages_are_kept(tmp_path: Path) -> None:
+    meta = {"title": "Sunset", "comment": "shot on a tripod", "creation_time": "2024-05-01T12:00:00.000000Z"}
+    clip = make_clip(tmp_path / "in.mp4", frames=6, audio=True, metadata=meta, language="fra")
+    for suffix in (".mp4", ".mkv"):
+        out = tmp_path / f"out{suffix}"
+        transcode(clip, out)
+        with av.open(str(out)) as c:
+            tags = {k.lower(): v for k, v in c.metadata.items()}
+            assert tags["title"] == "Sunset" and tags["comment"] == "shot on a tripod"
+            assert tags["creation_time"].startswith("2024-05-01T12:00:00")
+            assert c.streams.video[0].metadata.get("language") == "fra"
+            assert c.streams.audio[0].metadata.get("language") == "fra"
+
+
+def test_subtitles_copied_to_mkv_and_dropped_from_mp4(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in.mkv", frames=12, audio=True, subtitles=True, language="ger")
+    out = tmp_path / "out.mkv"
+    transcode(clip, out)
+    assert [bytes(p) for p in packets(out, "subtitle")] == [b"first cue", b"second cue"]
+    with av.open(str(out)) as c:
+        assert c.streams.subtitles[0].metadata.get("language") == "ger"
+
+    notes: list[str] = []
+    out = tmp_path / "out.mp4"
+    transcode(clip, out, log=notes.append)
+    assert any("subtitle" in n and "dropped" in n for n in notes)
+    with av.open(str(out)) as c:
+        assert not c.streams.subtitles and len(c.streams.audio) == 1
+
+
+# -- atomic output and errors --------------------------------------------------------------------------------------
+
+
+def _source_frames(tmp_path: Path) -> tuple[Path, VideoInfo, list[Frame]]:
+    (tmp_path / "src").mkdir()
+    clip = make_clip(tmp_path / "src" / "in.mp4", frames=6)
+    with FileSource(clip) as src:
+        return clip, src.info, list(src.frames())
+
+
+def test_abort_leaves_nothing(tmp_path: Path) -> None:
+    clip, info, frames = _source_frames(tmp_path)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    sink = VideoFileSink(out_dir / "o.mp4", info, width=64, height=48, source=clip, preset="ultrafast")
+    for f in frames:
+        sink.send(f)
+    assert not (out_dir / "o.mp4").exists()  # only the hidden temp exists while writing
+    sink.abort()
+    assert list(out_dir.iterdir()) == []
+
+    with pytest.raises(RuntimeError), VideoFileSink(out_dir / "o.mkv", info, width=64, height=48) as sink:
+        sink.send(frames[0])
+        raise RuntimeError("boom")
+    assert list(out_dir.iterdir()) == []
+
+    with VideoFileSink(out_dir / "o.mov", info, width=64, height=48, preset="ultrafast") as sink:
+        for f in frames:
+            sink.send(f)
+    assert [p.name for p in out_dir.iterdir()] == ["o.mov"]
+
+
+def test_write_failure_is_processing_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _clip, info, frames = _source_frames(tmp_path)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    sink = VideoFileSink(out_dir / "o.mp4", info, width=64, height=48, preset="ultrafast")
+    sink.send(frames[0])
+
+    def full(*_a: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    real = sink._out
+    monkeypatch.setattr(sink, "_out", type("FullDisk", (), {"mux": full, "close": lambda self: None})())
+    with pytest.raises(ProcessingError) as err, sink:
+        for f in frames[1:]:
+            sink.send(f)
+    assert "disk is full" in (err.value.hint or "")
+    real.close()
+    assert list(out_dir.iterdir()) == []
+
+    with (
+        pytest.raises(ProcessingError, match="does not match"),
+        VideoFileSink(out_dir / "o.mp4", info, width=64, height=48) as sink,
+    ):
+        sink.send(Frame(np.zeros((2, 2, 3), np.uint8), 0))
+    assert list(out_dir.iterdir()) == []
+
+
+def test_unreachable_url_is_input_error() -> None:
+    with pytest.raises(InputError, match="cannot read") as err:
+        FileSource("http://127.0.0.1:9/clip.mp4")
+    assert isinstance(err.value, NstError) and err.value.hint
