@@ -34,7 +34,8 @@ PreserveColor = Annotated[bool, typer.Option("--preserve-color", help="Keep the 
 Device = Annotated[str, typer.Option(help="auto | cpu | cuda | tensorrt.")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
 ModelsDir = Annotated[
-    list[Path] | None, typer.Option("--models-dir", help="Extra folder of .onnx styles (repeatable; also $NSTVIDEO_MODELS).")
+    list[Path] | None,
+    typer.Option("--models-dir", help="Extra folder of .onnx styles (repeatable; also $NSTVIDEO_MODELS)."),
 ]
 
 

@@ -60,7 +60,9 @@ def _load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:
-        raise InputError(f"cannot read checkpoint {path}: {type(exc).__name__}", "is it a `nstvideo train` .ckpt?") from exc
+        raise InputError(
+            f"cannot read checkpoint {path}: {type(exc).__name__}", "is it a `nstvideo train` .ckpt?"
+        ) from exc
     if not isinstance(state, dict) or "net" not in state or "config" not in state:
         raise InputError(f"{path} is not an nstvideo training checkpoint", "give the .ckpt written by `nstvideo train`")
     return state

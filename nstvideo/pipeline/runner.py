@@ -308,7 +308,9 @@ def stylize_images(inp: str, out: str, stylizer: Any, *, overwrite: bool = False
     targets = [(f, dst / f.name) for f in files]
     existing = [t for _, t in targets if t.exists()]
     if existing and not overwrite:
-        raise OutputError(f"{len(existing)} outputs already exist in {dst} (e.g. {existing[0].name})", "pass --overwrite")
+        raise OutputError(
+            f"{len(existing)} outputs already exist in {dst} (e.g. {existing[0].name})", "pass --overwrite"
+        )
     dst.mkdir(exist_ok=True)
     progress = ProgressReporter(f"stylising {src.name}/", len(targets), unit="images")
     with interruptible() as stop:

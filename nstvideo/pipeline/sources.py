@@ -28,7 +28,8 @@ def read_image(path: str | Path) -> np.ndarray:
         raise InputError(f"input {p} is empty (0 bytes)", "give a jpg, png, webp or bmp image")
     if not is_image_path(p):
         raise InputError(
-            f"input {p} is not a supported image type", f"supported: {', '.join(IMAGE_SUFFIXES)} (videos: nstvideo file)"
+            f"input {p} is not a supported image type",
+            f"supported: {', '.join(IMAGE_SUFFIXES)} (videos: nstvideo file)",
         )
     try:
         data = np.fromfile(str(p), dtype=np.uint8)
@@ -38,7 +39,9 @@ def read_image(path: str | Path) -> np.ndarray:
     if img is None:
         raise InputError(f"cannot decode {p}: not a valid image", "the file may be corrupt or mislabelled")
     if min(img.shape[:2]) < 16:
-        raise InputError(f"image {p} is {img.shape[1]}x{img.shape[0]}; sides must be at least 16 px", "use a bigger image")
+        raise InputError(
+            f"image {p} is {img.shape[1]}x{img.shape[0]}; sides must be at least 16 px", "use a bigger image"
+        )
     return img
 
 

@@ -1,0 +1,94 @@
+"""Stylizer on real ONNX Runtime sessions: sizes, batching, post-processing, devices."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from nstvideo import Stylizer
+from nstvideo.errors import DeviceUnavailableError, UsageError
+from nstvideo.pipeline import post
+from nstvideo.pipeline.engine import scaled_size
+
+
+def test_output_keeps_input_size(tiny_model, frame):
+    s = Stylizer(tiny_model, size=0, device="cpu")
+    out = s(frame)
+    assert out.shape == frame.shape and out.dtype == np.uint8
+    assert s.provider == "cpu"
+
+
+def test_processing_size_is_the_short_side(tiny_model, frame):
+    s = Stylizer(tiny_model, size=20, device="cpu")
+    seen = []
+    infer = s.infer
+    s.infer = lambda batch: seen.append(batch.shape) or infer(batch)
+    assert s(frame).shape == frame.shape
+    assert seen == [(1, 20, 29, 3)]
+
+
+def test_default_size_comes_from_metadata(tiny_model):
+    assert Stylizer(tiny_model, device="cpu").size == 64
+
+
+def test_output_size(tiny_model, frame):
+    out = Stylizer(tiny_model, size=0, output_size=74, device="cpu")(frame)
+    assert out.shape == (74, 108, 3)
+
+
+def test_batch_and_stream_match_single_calls(tiny_model, frame):
+    s = Stylizer(tiny_model, size=0, device="cpu")
+    frames = [frame, np.ascontiguousarray(frame[::-1]), np.ascontiguousarray(frame[:, ::-1])]
+    single = [s(f) for f in frames]
+    batched = s.stylize_batch(frames)
+    streamed = list(s.stream(iter(frames), batch_size=2))
+    for a, b, c in zip(single, batched, streamed, strict=True):
+        assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+        assert np.abs(a.astype(int) - c.astype(int)).max() <= 1
+
+
+def test_strength_zero_is_the_original(tiny_model, frame):
+    assert np.array_equal(Stylizer(tiny_model, size=0, strength=0.0, device="cpu")(frame), frame)
+
+
+def test_strength_blends(tiny_model, frame):
+    full = Stylizer(tiny_model, size=0, device="cpu")(frame).astype(float)
+    half = Stylizer(tiny_model, size=0, strength=0.5, device="cpu")(frame).astype(float)
+    assert np.abs(half - (full + frame) / 2).max() <= 1
+
+
+def test_preserve_color_keeps_chroma(frame):
+    styl = np.full_like(frame, (30, 200, 90))
+    out = post.preserve_color(frame, styl)
+    cc_out = cv2.cvtColor(out, cv2.COLOR_BGR2YCrCb).astype(int)
+    cc_in = cv2.cvtColor(frame, cv2.COLOR_BGR2YCrCb).astype(int)
+    cc_st = cv2.cvtColor(styl, cv2.COLOR_BGR2YCrCb).astype(int)
+    assert np.abs(cc_out[..., 0] - cc_st[..., 0]).mean() < 3
+    assert np.abs(cc_out[..., 1:] - cc_in[..., 1:]).mean() < 3
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5])
+def test_bad_strength(tiny_model, bad):
+    with pytest.raises(UsageError):
+        Stylizer(tiny_model, strength=bad, device="cpu")
+
+
+def test_explicit_cuda_without_gpu_is_an_error_not_a_cpu_run(tiny_model):
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this machine has the CUDA provider")
+    with pytest.raises(DeviceUnavailableError, match="cuda"):
+        Stylizer(tiny_model, device="cuda")
+
+
+def test_unknown_device(tiny_model):
+    with pytest.raises(UsageError):
+        Stylizer(tiny_model, device="tpu")
+
+
+def test_scaled_size():
+    assert scaled_size(640, 360, 180) == (320, 180)
+    assert scaled_size(360, 640, 180) == (180, 320)
+    assert scaled_size(640, 360, 0) == (640, 360)

