@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from nstvideo.errors import EXIT_FAILED, EXIT_SIGINT, NstError
+from nstvideo.errors import EXIT_FAILED, EXIT_REFUSED, EXIT_SIGINT, NstError, UsageError
 
 app = typer.Typer(
     help="Real-time neural style transfer for video files, webcams and live streams.",
@@ -33,6 +34,18 @@ Strength = Annotated[float, typer.Option(help="Blend with the original: 1 = full
 PreserveColor = Annotated[bool, typer.Option("--preserve-color", help="Keep the input's colours (luminance-only).")]
 Device = Annotated[str, typer.Option(help="auto | cpu | cuda | tensorrt.")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
+StyleImage = Annotated[
+    Path | None, typer.Option("--style-image", help="Any painting: Gatys optimisation, no trained model (slow).")
+]
+Iterations = Annotated[int, typer.Option(help="Gatys: optimisation steps over all levels.")]
+ContentWeight = Annotated[float, typer.Option("--content-weight", help="Gatys: weight of the photo's content.")]
+StyleWeight = Annotated[float, typer.Option("--style-weight", help="Gatys: weight of the painting's style.")]
+TvWeight = Annotated[float, typer.Option("--tv-weight", help="Gatys: smoothness.")]
+Init = Annotated[str, typer.Option(help="Gatys: start from the photo (content) or noise.")]
+Optimizer = Annotated[str, typer.Option(help="Gatys: lbfgs or adam.")]
+StyleScale = Annotated[float, typer.Option("--style-scale", help="Gatys: painting size relative to the image.")]
+Seed = Annotated[int, typer.Option(help="Random seed (deterministic results).")]
+Vgg = Annotated[str, typer.Option(help="Loss-network weights: imagenet | craft | PATH.pth.")]
 ModelsDir = Annotated[
     list[Path] | None,
     typer.Option("--models-dir", help="Extra folder of .onnx styles (repeatable; also $NSTVIDEO_MODELS)."),
@@ -102,6 +115,7 @@ def image(
     inp: Annotated[Path, typer.Argument(metavar="IN", help="Image (jpg/png/webp/bmp) or a directory of images.")],
     out: Annotated[Path, typer.Argument(metavar="OUT", help="Output image, or directory when IN is one.")],
     style: Style = "mosaic",
+    style_image: StyleImage = None,
     size: Size = None,
     output_size: OutputSize = None,
     strength: Strength = 1.0,
@@ -109,13 +123,28 @@ def image(
     device: Device = "auto",
     overwrite: Overwrite = False,
     models_dir: ModelsDir = None,
+    iterations: Iterations = 200,
+    content_weight: ContentWeight = 1.0,
+    style_weight: StyleWeight = 10.0,
+    tv_weight: TvWeight = 1.0,
+    init: Init = "content",
+    optimizer: Optimizer = "lbfgs",
+    style_scale: StyleScale = 1.0,
+    seed: Seed = 0,
+    vgg: Vgg = "imagenet",
 ) -> None:
-    """Stylise an image, or every image in a directory."""
+    """Stylise an image, or every image in a directory (--style-image: any painting, via Gatys)."""
     from nstvideo.pipeline.runner import stylize_images
     from nstvideo.pipeline.sources import read_image
 
     if not inp.is_dir():
         read_image(inp)  # input errors first, before a model is loaded
+    if style_image is not None:
+        if inp.is_dir():
+            raise UsageError("--style-image takes one photo, not a directory", "train the style for many images")
+        _keyframe(inp, out, style_image, None, None, size or 512, iterations, content_weight, style_weight,
+                  tv_weight, init, optimizer, preserve_color, style_scale, seed, device, vgg, overwrite)  # fmt: skip
+        return
     s = _stylizer(style, size, output_size, strength, preserve_color, device, models_dir)
     stylize_images(str(inp), str(out), s, overwrite=overwrite)
 
@@ -130,6 +159,7 @@ def file(
     strength: Strength = 1.0,
     preserve_color: PreserveColor = False,
     device: Device = "auto",
+    style_image: Annotated[Path | None, typer.Option("--style-image", hidden=True)] = None,
     encoder: Annotated[str, typer.Option(help="auto | libx264 | h264_nvenc (auto uses NVENC when usable).")] = "auto",
     crf: Annotated[int, typer.Option(help="H.264 quality: 0 lossless .. 51 worst; 18 looks clean.")] = 18,
     preset: Annotated[str, typer.Option(help="x264 speed preset (ultrafast .. veryslow).")] = "medium",
@@ -140,16 +170,67 @@ def file(
     models_dir: ModelsDir = None,
 ) -> None:
     """Stylise a video file to H.264, keeping its audio, subtitles and timing."""
-    from nstvideo.pipeline.media import FileSource
+    if style_image is not None:
+        raise UsageError(
+            "--style-image is for single frames: video needs a trained style",
+            f"train it (nstvideo train --style-image {style_image} --name NAME --data PHOTOS/) "
+            "or stylise one frame with nstvideo keyframe",
+        )
+    from nstvideo.pipeline.media import FileSource, check_encode_options
+    from nstvideo.pipeline.outputs import check_output
     from nstvideo.pipeline.runner import stylize_file
 
-    with FileSource(inp, start=max(0.0, start)):  # input errors first, before a model is loaded
+    # Everything that can be refused is refused before a model is loaded: input, output, encoder options.
+    with FileSource(inp, start=start, duration=duration):
         pass
+    check_output(inp, out, overwrite)
+    check_encode_options(out, encoder, crf, preset)
     s = _stylizer(style, size, output_size, strength, preserve_color, device, models_dir)
     stylize_file(
         str(inp), str(out), s, start=start, duration=duration, encoder=encoder, crf=crf, preset=preset,
         batch_size=batch_size, overwrite=overwrite,
     )  # fmt: skip
+
+
+def _keyframe(inp, out, style_image, at, frame, size, iterations, content_weight, style_weight, tv_weight, init,
+              optimizer, preserve_color, style_scale, seed, device, vgg, overwrite) -> None:  # fmt: skip  # noqa: ANN001
+    from nstvideo.export.gatys import GatysConfig
+    from nstvideo.export.keyframe import run_keyframe
+
+    if device == "tensorrt":
+        raise UsageError("--device tensorrt is for trained styles", "use --device auto, cuda or cpu for keyframes")
+    cfg = GatysConfig(
+        size=size, iterations=iterations, content_weight=content_weight, style_weight=style_weight,
+        tv_weight=tv_weight, init=init, optimizer=optimizer, preserve_color=preserve_color,
+        style_scale=style_scale, seed=seed, device=device, vgg=vgg,
+    )  # fmt: skip
+    run_keyframe(inp, out, style_image, cfg, at=at, frame=frame, overwrite=overwrite)
+
+
+@app.command()
+def keyframe(
+    inp: Annotated[Path, typer.Argument(metavar="IN", help="A photo, or a video to take one frame from.")],
+    out: Annotated[Path, typer.Argument(metavar="OUT", help="Output image (jpg/png/webp/bmp).")],
+    style_image: Annotated[Path, typer.Option("--style-image", help="Any painting.")],
+    at: Annotated[float | None, typer.Option(help="Video: the frame at this many seconds.")] = None,
+    frame: Annotated[int | None, typer.Option(help="Video: frame number (from 0). Default: the middle.")] = None,
+    size: Annotated[int, typer.Option(help="Short side of the result in pixels.")] = 512,
+    iterations: Iterations = 200,
+    content_weight: ContentWeight = 1.0,
+    style_weight: StyleWeight = 10.0,
+    tv_weight: TvWeight = 1.0,
+    init: Init = "content",
+    optimizer: Optimizer = "lbfgs",
+    preserve_color: PreserveColor = False,
+    style_scale: StyleScale = 1.0,
+    seed: Seed = 0,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
+    vgg: Vgg = "imagenet",
+    overwrite: Overwrite = False,
+) -> None:
+    """Stylise one keyframe with any painting (Gatys optimisation; needs the train extra)."""
+    _keyframe(inp, out, style_image, at, frame, size, iterations, content_weight, style_weight, tv_weight, init,
+              optimizer, preserve_color, style_scale, seed, device, vgg, overwrite)  # fmt: skip
 
 
 @app.command()
@@ -209,21 +290,30 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
-        app(args=args, prog_name="nstvideo")  # standalone: usage errors exit 2 with click's message
+        rc = app(args=args, prog_name="nstvideo", standalone_mode=False)
     except NstError as exc:
-        if debug:
-            raise
-        _print_error(exc.message, exc.hint)
-        return exc.exit_code
+        return _fail(exc.message, exc.hint, exc.exit_code, debug)
     except KeyboardInterrupt:
-        _print_error("interrupted", None)
-        return EXIT_SIGINT
+        return _fail("interrupted", None, EXIT_SIGINT, debug)
     except Exception as exc:
-        if debug:
-            raise
-        _print_error(f"unexpected {type(exc).__name__}: {exc}", "run again with --debug and report the traceback")
-        return EXIT_FAILED
-    return 0
+        # typer vendors click; its exceptions are recognised by shape rather than by a private import
+        if type(exc).__name__ == "Abort":
+            return _fail("interrupted", None, EXIT_SIGINT, debug)
+        if hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int):
+            ctx = getattr(exc, "ctx", None)
+            command = ctx.command_path if ctx is not None else "nstvideo"
+            return _fail(exc.format_message(), f"see `{command} --help`", EXIT_REFUSED, debug)
+        return _fail(f"unexpected {type(exc).__name__}: {exc}", "run again with --debug and report the traceback",
+                     EXIT_FAILED, debug)  # fmt: skip
+    return rc if isinstance(rc, int) else 0
+
+
+def _fail(message: str, hint: str | None, code: int, debug: bool) -> int:
+    """`--debug` adds the traceback; the message and exit code stay the same."""
+    if debug:
+        traceback.print_exc()
+    _print_error(message, hint)
+    return code
 
 
 def _print_error(message: str, hint: str | None) -> None:

@@ -94,12 +94,6 @@ def write_image(path: Path, width: int, height: int, seed: int = 0) -> Path:
     return path
 
 
-def current_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 # -- fixtures ------------------------------------------------------------------------------------------------------
 
 
@@ -263,16 +257,11 @@ def test_existing_image_output_needs_overwrite(models_dir: Path, clips: Path, ou
     assert cv2.imread(str(out)).shape == (48, 64, 3)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG outputs.temp_path_for: mkstemp creates the temp file 0600 and os.replace keeps that mode, "
-    "so every output video/image is unreadable by group/others regardless of the umask",
-)
 @pytest.mark.parametrize("command", ["file", "image"])
 def test_output_permissions_follow_the_umask(models_dir: Path, clips: Path, out_dir: Path, command: str) -> None:
     src, out = (clips / "aac.mp4", out_dir / "o.mp4") if command == "file" else (clips / "photo.jpg", out_dir / "o.png")
-    assert_ok(stylise(models_dir, command, src, out))
-    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~current_umask()
+    assert_ok(stylise(models_dir, command, src, out, preexec_fn=lambda: os.umask(0o022)))
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644  # what `open()` or ffmpeg would create under umask 022
 
 
 # -- refused inputs ------------------------------------------------------------------------------------------------
@@ -376,6 +365,8 @@ def test_unavailable_nvenc_is_an_error(models_dir: Path, clips: Path, out_dir: P
         (("--output-size", "4"), ("output-size",)),
         (("--preset", "warp"), ("preset",)),
         (("--device", "quantum"), ("device",)),
+        (("--batch-size", "0"), ("batch-size",)),
+        (("--duration", "0"), ("duration",)),
     ],
 )
 def test_bad_values_are_refused(
@@ -383,6 +374,12 @@ def test_bad_values_are_refused(
 ) -> None:
     r = stylise(models_dir, "file", clips / "aac.mp4", out_dir / "o.mp4", *args)
     assert_error(r, 2, *mentions)
+    assert_nothing_written(out_dir)
+
+
+def test_duration_shorter_than_a_frame_blames_the_duration(models_dir: Path, clips: Path, out_dir: Path) -> None:
+    r = stylise(models_dir, "file", clips / "aac.mp4", out_dir / "o.mp4", "--duration", "0.01")
+    assert_error(r, 2, "duration")
     assert_nothing_written(out_dir)
 
 
@@ -408,11 +405,6 @@ def test_unknown_flag_exits_2(models_dir: Path, clips: Path, out_dir: Path) -> N
     assert_nothing_written(out_dir)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG cli.main: click usage errors (unknown flag, unparsable value) print click's boxed 'Usage/Error' "
-    "panel, not the `error:`/`hint:` lines DESIGN.md promises for every error",
-)
 def test_unknown_flag_uses_the_error_hint_format(models_dir: Path, clips: Path, out_dir: Path) -> None:
     r = stylise(models_dir, "file", clips / "aac.mp4", out_dir / "o.mp4", "--bogus")
     assert_error(r, 2, "--bogus")
@@ -449,15 +441,10 @@ def test_output_under_a_regular_file(models_dir: Path, clips: Path, out_dir: Pat
     assert_nothing_written(out_dir, "somefile.txt")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG outputs.check_output: an output whose parent is a regular file is reported as 'output directory "
-    "... does not exist' with the hint `mkdir -p <that file>`, which cannot work",
-)
 def test_output_under_a_regular_file_says_not_a_directory(models_dir: Path, clips: Path, out_dir: Path) -> None:
     (out_dir / "somefile.txt").write_text("a file, not a folder")
     r = stylise(models_dir, "file", clips / "aac.mp4", out_dir / "somefile.txt" / "o.mp4")
-    error, hint = assert_error(r, 2, "not a directory")
+    _, hint = assert_error(r, 2, "not a directory")
     assert "mkdir" not in hint
 
 
@@ -577,11 +564,6 @@ def test_debug_shows_the_traceback(models_dir: Path, clips: Path, out_dir: Path)
     assert_nothing_written(out_dir)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG cli.main: with --debug an NstError is re-raised, so Python exits 1 instead of the error's code "
-    "(2 for a refusal, 130/143 for a signal); --debug should only add the traceback",
-)
 def test_debug_keeps_the_exit_code(models_dir: Path, clips: Path, out_dir: Path) -> None:
     r = cli("--debug", "file", clips / "missing.mp4", out_dir / "o.mp4", "--models-dir", models_dir, "--style", "tiny")
     assert "Traceback" in r.stderr

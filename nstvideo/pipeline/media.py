@@ -148,9 +148,13 @@ class FileSource:
         self.path = path
         self.start = float(start)
         self.duration = None if duration is None else float(duration)
-        if self.start < 0 or not math.isfinite(self.start):
+        if not math.isfinite(self.start):
+            raise UsageError(f"start {start} is not a finite number", "give --start in seconds, 0 or more")
+        if self.start < 0:
             raise UsageError(f"start {start} is negative", "give --start in seconds, 0 or more")
-        if self.duration is not None and (self.duration <= 0 or not math.isfinite(self.duration)):
+        if self.duration is not None and not math.isfinite(self.duration):
+            raise UsageError(f"duration {duration} is not a finite number", "give --duration in seconds")
+        if self.duration is not None and self.duration <= 0:
             raise UsageError(f"duration {duration} is not positive", "give --duration in seconds, more than 0")
         if not _is_url(path):
             p = Path(path)
@@ -227,6 +231,11 @@ class FileSource:
         first_frame = next(self._decoder, None)
         self._probing = False
         if first_frame is None:
+            if self.duration is not None and self._end is not None and self._end <= start_ticks:
+                raise UsageError(
+                    f"duration {self.duration:g}s selects no frames (one frame lasts {float(self._step * tb):.3g}s)",
+                    "give a longer --duration",
+                )
             if self.start > 0:
                 raise InputError(
                     f"start {self.start:g}s is beyond the end of {self.path}", "choose a --start inside the video"
@@ -372,6 +381,20 @@ def available_h264_encoders() -> list[str]:
     return list(_available_h264_encoders())
 
 
+def check_encode_options(path: str | Path, encoder: str, crf: int, preset: str) -> str:
+    """Refuse a bad container, crf, preset or encoder before any work starts; returns the encoder to use."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in CONTAINER_FORMATS:
+        raise UsageError(
+            f"unsupported output container {suffix or '(no suffix)'} for {path}", "name the output .mp4, .mkv or .mov"
+        )
+    if not 0 <= int(crf) <= 51:
+        raise UsageError(f"crf {crf} is out of range", "give --crf between 0 (lossless) and 51 (worst)")
+    if preset not in X264_PRESETS:
+        raise UsageError(f"unknown preset {preset!r}", f"choose one of: {', '.join(X264_PRESETS)}")
+    return _pick_encoder(encoder)
+
+
 def _pick_encoder(encoder: str) -> str:
     if encoder not in ENCODERS:
         raise UsageError(f"unknown encoder {encoder!r}", f"choose one of: {', '.join(ENCODERS)}")
@@ -438,18 +461,9 @@ class VideoFileSink:
         self.width, self.height = int(width), int(height)
         self.log = log
         suffix = self.path.suffix.lower()
-        if suffix not in CONTAINER_FORMATS:
-            raise UsageError(
-                f"unsupported output container {suffix or '(no suffix)'} for {self.path}",
-                "name the output .mp4, .mkv or .mov",
-            )
         if self.width <= 0 or self.height <= 0:
             raise UsageError(f"invalid output size {width}x{height}", "width and height must be positive")
-        if not 0 <= int(crf) <= 51:
-            raise UsageError(f"crf {crf} is out of range", "give --crf between 0 (lossless) and 51 (worst)")
-        if preset not in X264_PRESETS:
-            raise UsageError(f"unknown preset {preset!r}", f"choose one of: {', '.join(X264_PRESETS)}")
-        self.encoder = _pick_encoder(encoder)
+        self.encoder = check_encode_options(self.path, encoder, crf, preset)
         self._pad_w, self._pad_h = self.width + self.width % 2, self.height + self.height % 2
         if (self._pad_w, self._pad_h) != (self.width, self.height):
             log(f"note: padded {self.width}x{self.height} to {self._pad_w}x{self._pad_h} for yuv420p")

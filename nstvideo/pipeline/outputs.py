@@ -20,7 +20,14 @@ def check_output(inp: Path | None, out: Path, overwrite: bool) -> None:
         raise OutputError(f"output {out} is a directory", "give a file name for the output")
     if out.exists() and not overwrite:
         raise OutputError(f"output {out} already exists", "pass --overwrite to replace it, or choose another name")
+    check_parent(out)
+
+
+def check_parent(out: Path) -> None:
+    """The folder `out` goes into must exist, be a folder, and be writable."""
     parent = out.parent if str(out.parent) else Path(".")
+    if parent.exists() and not parent.is_dir():
+        raise OutputError(f"output path's parent {parent} is not a directory", "choose an output inside a directory")
     if not parent.is_dir():
         raise OutputError(f"output directory {parent} does not exist", f"create it first: mkdir -p {parent}")
     if not os.access(parent, os.W_OK):
@@ -38,6 +45,10 @@ def temp_path_for(out: Path) -> Path:
     out = Path(out)
     fd, name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=f".part{out.suffix}", dir=out.parent or ".")
     os.close(fd)
+    # mkstemp makes the file 0600 and the rename keeps it: give it the mode a plain open() would have.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(name, 0o666 & ~umask)
     return Path(name)
 
 

@@ -287,7 +287,7 @@ def stylize_images(inp: str, out: str, stylizer: Any, *, overwrite: bool = False
     from pathlib import Path
 
     from nstvideo.errors import OutputError
-    from nstvideo.pipeline.outputs import check_output
+    from nstvideo.pipeline.outputs import check_output, check_parent
     from nstvideo.pipeline.sinks import write_image
     from nstvideo.pipeline.sources import list_images, read_image
 
@@ -303,8 +303,7 @@ def stylize_images(inp: str, out: str, stylizer: Any, *, overwrite: bool = False
         raise OutputError(f"output {dst} is a file but the input is a directory", "give a directory as OUT")
     if dst.exists() and dst.resolve() == src.resolve():
         raise OutputError(f"output directory {dst} is the input directory", "choose another directory")
-    if not dst.parent.is_dir():
-        raise OutputError(f"output directory {dst.parent} does not exist", f"create it first: mkdir -p {dst.parent}")
+    check_parent(dst)
     targets = [(f, dst / f.name) for f in files]
     existing = [t for _, t in targets if t.exists()]
     if existing and not overwrite:

@@ -1,0 +1,88 @@
+"""The `keyframe` job: pick a frame (or take a photo), stylise it with Gatys, write it atomically."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from nstvideo.errors import InputError, UsageError
+from nstvideo.export.gatys import GatysConfig, stylize_keyframe
+from nstvideo.pipeline.outputs import check_output
+from nstvideo.pipeline.runner import ProgressReporter, interruptible
+from nstvideo.pipeline.sinks import write_image
+from nstvideo.pipeline.sources import IMAGE_SUFFIXES, is_image_path, read_image
+
+log = logging.getLogger("nstvideo")
+
+
+def read_style_image(path: Path) -> np.ndarray:
+    """The painting, with errors that say it is the style image that is wrong."""
+    try:
+        return read_image(path)
+    except InputError as exc:
+        raise InputError(f"style image: {exc.message}", exc.hint) from None
+
+
+def pick_frame(path: Path, at: float | None, index: int | None) -> tuple[np.ndarray, str]:
+    """The frame at `at` seconds or number `index` (0-based) of a video; default the middle one."""
+    from nstvideo.pipeline.media import FileSource
+
+    if at is not None and index is not None:
+        raise UsageError("give --at or --frame, not both", "--at takes seconds, --frame a 0-based frame number")
+    if at is not None and at < 0:
+        raise UsageError(f"--at must not be negative, got {at}", "give seconds from the start, e.g. --at 12.5")
+    if index is not None and index < 0:
+        raise UsageError(f"--frame must not be negative, got {index}", "frames count from 0")
+    with FileSource(path) as src:
+        info = src.info
+        if at is None and index is None:
+            if info.duration:
+                at = info.duration / 2
+            else:
+                index = (info.frame_count or 1) // 2
+        for i, frame in enumerate(src.frames()):
+            t = float(frame.pts * info.time_base)
+            if index is not None and i == index:
+                return frame.image, f"frame {i} (t={t:.3f} s)"
+            if at is not None and t + 0.5 / float(info.fps or 25) >= at:
+                return frame.image, f"frame {i} (t={t:.3f} s)"
+    where = f"--frame {index}" if index is not None else f"--at {at}"
+    length = f"{info.duration:.2f} s" if info.duration else "unknown length"
+    raise InputError(f"{where} is beyond the end of {path} ({i + 1} frames, {length})", "pick an earlier frame")
+
+
+def run_keyframe(
+    inp: Path,
+    out: Path,
+    style_image: Path,
+    cfg: GatysConfig,
+    at: float | None = None,
+    frame: int | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Stylise a photo or one video frame with any painting; writes nothing unless it completes."""
+    cfg.validate()
+    if Path(out).suffix.lower() not in IMAGE_SUFFIXES:
+        raise UsageError(f"output {out} must be an image", f"use one of: {', '.join(IMAGE_SUFFIXES)}")
+    if is_image_path(inp):
+        if at is not None or frame is not None:
+            raise UsageError("--at and --frame apply to videos only", "drop them for a photo")
+        content, what = read_image(inp), Path(inp).name
+    else:
+        content, what = pick_frame(Path(inp), at, frame)
+    painting = read_style_image(style_image)
+    check_output(Path(inp), Path(out), overwrite)
+    log.info("keyframe: %s of %s in the style of %s, short side %d", what, Path(inp).name, style_image.name, cfg.size)
+    bar = ProgressReporter("optimising", cfg.iterations, unit="iterations", interval=10)
+    with interruptible() as stop:
+        try:
+            result = stylize_keyframe(
+                content, painting, cfg, progress=lambda i, n, loss: bar.update(i), should_stop=stop.check
+            )
+        finally:
+            bar.close()
+    write_image(out, result)
+    log.info("wrote %s (%dx%d)", out, result.shape[1], result.shape[0])
+    return Path(out)
