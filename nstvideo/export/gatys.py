@@ -122,31 +122,35 @@ def stylize_keyframe(
             start = F.interpolate(image, size=(h, w), mode="bicubic", align_corners=False).clamp(0, 1)
         x = start.clone(memory_format=torch.contiguous_format).requires_grad_(True)
         if cfg.optimizer == "lbfgs":
-            opt = torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=50, line_search_fn="strong_wolfe")
+            # one iteration per step() so progress and Ctrl-C are per iteration; no early stop on flat gradients
+            opt = torch.optim.LBFGS(
+                [x], lr=1.0, max_iter=1, history_size=50, line_search_fn="strong_wolfe",
+                tolerance_grad=0.0, tolerance_change=0.0,
+            )  # fmt: skip
         else:
             opt = torch.optim.Adam([x], lr=0.02)
-        last = [0.0]
 
-        def closure(x: torch.Tensor = x, target=target, style_grams=style_grams, opt=opt, last=last) -> torch.Tensor:
+        def closure(x: torch.Tensor = x, target=target, style_grams=style_grams, opt=opt) -> torch.Tensor:
             opt.zero_grad()
             feats = vgg(x, CONTENT_LAYERS + STYLE_LAYERS)
             c = sum(content_loss(feats[k], target[k]) for k in CONTENT_LAYERS)
             s = style_distance({k: gram(feats[k]) for k in STYLE_LAYERS}, style_grams).sum()
             loss = cfg.content_weight * c + cfg.style_weight * s + cfg.tv_weight * tv_loss(x)
             loss.backward()
-            last[0] = float(loss.detach())
             return loss
 
         for _ in range(n_iter):
             if should_stop:
                 should_stop()
-            opt.step(closure)
-            with torch.no_grad():
-                x.clamp_(0, 1)
+            loss = float(opt.step(closure))  # the loss where this iteration started (line-search trials aside)
+            if cfg.optimizer == "adam":
+                with torch.no_grad():
+                    x.clamp_(0, 1)
             done += 1
             if progress:
-                progress(done, total, last[0])
-        image = x.detach()
+                progress(done, total, loss)
+        # L-BFGS keeps a curvature history of x, so clamping between its steps would corrupt it: clamp once per level.
+        image = x.detach().clamp(0, 1)
     assert image is not None
     out = (image[0].permute(1, 2, 0).cpu().numpy() * 255).round().clip(0, 255).astype(np.uint8)[:, :, ::-1]
     out = np.ascontiguousarray(out)
