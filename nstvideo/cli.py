@@ -262,9 +262,10 @@ def train(
     recommended_size: Annotated[int | None, typer.Option("--recommended-size")] = None,
 ) -> None:
     """Train a fast style network on a painting and export it to ONNX (needs the train extra)."""
+    options = dict(locals())
     from nstvideo.export.studio import train_style
 
-    train_style(**locals())
+    train_style(**options)
 
 
 @app.command("export")
@@ -280,9 +281,10 @@ def export_cmd(
     overwrite: Overwrite = False,
 ) -> None:
     """Export a checkpoint to a verified, self-contained ONNX style (needs the train extra)."""
+    options = dict(locals())
     from nstvideo.export.studio import export_checkpoint
 
-    export_checkpoint(**locals())
+    export_checkpoint(**options)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,33 +11,18 @@ import pytest
 
 from nstvideo.errors import DeviceUnavailableError, InputError, NstError, ProcessingError, UsageError
 from nstvideo.pipeline.media import FileSource, Frame, VideoFileSink, VideoInfo, available_h264_encoders
-
-try:  # tests/ may or may not be a package
-    from tests.clips import (
-        PATCH_COLOURS_BGR,
-        VFR_STEPS_MS,
-        bgr_to_yuv,
-        make_audio_only,
-        make_clip,
-        make_garbage,
-        make_truncated,
-        marker_corner,
-        read_index,
-        read_tkhd_matrix,
-    )
-except ModuleNotFoundError:
-    from clips import (  # type: ignore[no-redef]
-        PATCH_COLOURS_BGR,
-        VFR_STEPS_MS,
-        bgr_to_yuv,
-        make_audio_only,
-        make_clip,
-        make_garbage,
-        make_truncated,
-        marker_corner,
-        read_index,
-        read_tkhd_matrix,
-    )
+from tests.clips import (
+    PATCH_COLOURS_BGR,
+    VFR_STEPS_MS,
+    bgr_to_yuv,
+    make_audio_only,
+    make_clip,
+    make_garbage,
+    make_truncated,
+    marker_corner,
+    read_index,
+    read_tkhd_matrix,
+)
 
 # -- helpers -------------------------------------------------------------------------------------------------------
 
