@@ -131,3 +131,24 @@ def test_craft_mapping_covers_every_needed_key():
     vgg = load_vgg("craft", upto="relu5_1")
     feats = vgg(torch.rand(1, 3, 48, 48), ["relu1_2", "relu4_3", "relu5_1"])
     assert feats["relu5_1"].shape == (1, 512, 3, 3)
+
+
+def test_train_command_end_to_end(data, tmp_path):
+    """`nstvideo train` through the real CLI: trains, checkpoints, exports an .onnx the runtime lists."""
+    from tests.conftest import run_cli
+
+    out = tmp_path / "run"
+    r = run_cli(
+        "train", "--style-image", str(data["style"]), "--name", "stripes", "--data", str(data["photos"]),
+        "--out-dir", str(out), "--iterations", "2", "--batch-size", "2", "--image-size", "32", "--arch", "lite",
+        "--vgg", str(data["vgg"]), "--workers", "0", "--device", "cpu", "--artist", "Tester", "--style-licence", "CC0",
+        "--preview", str(sorted(data["photos"].iterdir())[0]), "--checkpoint-every", "1",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert {"stripes.onnx", "stripes.ckpt", "stripes.losses.csv", "stripes.preview.jpg"} <= {
+        p.name for p in out.iterdir()
+    }
+    listed = run_cli("styles", "--models-dir", str(out))
+    assert listed.returncode == 0 and "stripes" in listed.stdout and "Tester" in listed.stdout
+    bad = run_cli("train", "--style-image", str(data["style"]), "--name", "x", "--data", str(tmp_path / "nowhere"))
+    assert bad.returncode == 2 and bad.stderr.startswith("error:") and "Traceback" not in bad.stderr
