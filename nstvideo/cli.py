@@ -247,7 +247,7 @@ def train(
     style_weight: Annotated[float, typer.Option("--style-weight")] = 5.0,
     tv_weight: Annotated[float, typer.Option("--tv-weight")] = 1.0,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
-    arch: Annotated[str, typer.Option(help="johnson | lite.")] = "johnson",
+    arch: Annotated[str, typer.Option(help="johnson | johnson-skip | lite | lite-skip.")] = "johnson",
     seed: int = 0,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
     vgg: Annotated[str, typer.Option(help="Loss-network weights: imagenet | craft | PATH.pth.")] = "imagenet",

@@ -10,9 +10,11 @@ from torch.nn import functional as F
 STRIDE = 4
 
 ARCHS = {
-    # name: (channels of the three encoder convs, residual blocks)
-    "johnson": ((32, 64, 128), 5),
-    "lite": ((16, 32, 64), 3),
+    # name: (channels of the three encoder convs, residual blocks, global skip from input to output)
+    "johnson": ((32, 64, 128), 5, False),
+    "johnson-skip": ((32, 64, 128), 5, True),
+    "lite": ((16, 32, 64), 3, False),
+    "lite-skip": ((16, 32, 64), 3, True),
 }
 
 
@@ -60,7 +62,7 @@ class TransformNet(nn.Module):
         if arch not in ARCHS:
             raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
         self.arch = arch
-        (c1, c2, c3), blocks = ARCHS[arch]
+        (c1, c2, c3), blocks, self.skip = ARCHS[arch]
         self.conv1 = ConvLayer(3, c1, 9)
         self.in1 = nn.InstanceNorm2d(c1, affine=True)
         self.conv2 = ConvLayer(c1, c2, 3, stride=2)
@@ -73,6 +75,11 @@ class TransformNet(nn.Module):
         self.up2 = UpsampleConvLayer(c2, c1, 3)
         self.in5 = nn.InstanceNorm2d(c1, affine=True)
         self.conv_out = ConvLayer(c1, 3, 9)
+        if self.skip:
+            # "-skip" nets predict a change to the photo, starting from none: training begins where Gatys does
+            # (at the photo), so content survives and far fewer steps reach the style (CPU-trainable).
+            nn.init.zeros_(self.conv_out.conv.weight)
+            nn.init.zeros_(self.conv_out.conv.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = F.relu(self.in1(self.conv1(x)))
@@ -81,9 +88,9 @@ class TransformNet(nn.Module):
         y = self.res(y)
         y = F.relu(self.in4(self.up1(y)))
         y = F.relu(self.in5(self.up2(y)))
-        # Centre and scale the output so a fresh net starts at mid-grey with unit steps worth 127.5 levels:
-        # training reaches the right colour range in tens of steps instead of hundreds.
-        return self.conv_out(y) * 127.5 + 127.5
+        # Scale the output so unit steps are worth 127.5 grey levels; plain nets centre it at mid-grey so they
+        # reach the right colour range in tens of steps instead of hundreds.
+        return self.conv_out(y) * 127.5 + (x if self.skip else 127.5)
 
 
 class ContractWrapper(nn.Module):
