@@ -287,6 +287,65 @@ def export_cmd(
     export_checkpoint(**options)
 
 
+@app.command()
+def webcam(
+    camera: Annotated[
+        str, typer.Option(help="Camera index (0), device (/dev/video0), or a video file / URL played as a live source.")
+    ] = "0",
+    style: Style = "mosaic",
+    width: Annotated[int | None, typer.Option(help="Camera width to ask for (default 1280).")] = None,
+    height: Annotated[int | None, typer.Option(help="Camera height to ask for (default 720).")] = None,
+    fps: Annotated[float | None, typer.Option(help="Camera frame rate to ask for (default 30).")] = None,
+    size: Size = None,
+    strength: Strength = 1.0,
+    preserve_color: PreserveColor = False,
+    device: Device = "auto",
+    models_dir: ModelsDir = None,
+    max_frames: Annotated[int | None, typer.Option("--max-frames", help="Stop after N shown/sent frames.")] = None,
+    max_fps: Annotated[float | None, typer.Option("--max-fps", help="Cap on stylised frames per second.")] = None,
+    no_window: Annotated[bool, typer.Option("--no-window", help="Headless: no preview window.")] = False,
+    mirror: Annotated[bool, typer.Option("--mirror", help="Mirror the preview (hotkey m).")] = False,
+    mirror_output: Annotated[
+        bool, typer.Option("--mirror-output", help="Mirror the virtual camera, stream and recordings too.")
+    ] = False,
+    virtual_cam: Annotated[bool, typer.Option("--virtual-cam", help="Send frames to a virtual camera.")] = False,
+    virtual_cam_device: Annotated[
+        str | None, typer.Option("--virtual-cam-device", help="Which virtual camera (e.g. /dev/video10).")
+    ] = None,
+    stream: Annotated[
+        str | None, typer.Option(help="Send low-latency H.264 in MPEG-TS to udp://HOST:PORT (srt:// if supported).")
+    ] = None,
+    record: Annotated[Path | None, typer.Option(help="Record from the start to this .mp4/.mkv/.mov.")] = None,
+    output_dir: Annotated[
+        Path, typer.Option("--output-dir", help="Where the s (snapshot) and r (record) hotkeys write.")
+    ] = Path("."),
+    loop: Annotated[bool, typer.Option("--loop", help="A file as --camera: play it again at the end.")] = False,
+    overwrite: Overwrite = False,
+) -> None:
+    """Stylise a webcam live: preview window with hotkeys, virtual camera, network stream, recording.
+
+    Hotkeys: <-/-> or p/n style, 1-9 pick a style, +/- strength, c colours, space original, m mirror,
+    s snapshot, r record, f fullscreen, h help, q/Esc quit.
+    """
+    from nstvideo.pipeline.live import LiveOptions, run_live
+
+    run_live(LiveOptions(
+        camera=camera, style=style, width=width, height=height, fps=fps, size=size, strength=strength,
+        preserve_color=preserve_color, device=device, models_dirs=models_dir or (), max_frames=max_frames,
+        max_fps=max_fps, window=not no_window, mirror=mirror, mirror_output=mirror_output, virtual_cam=virtual_cam,
+        virtual_cam_device=virtual_cam_device, stream=stream, record=record, output_dir=output_dir,
+        overwrite=overwrite, loop=loop,
+    ))  # fmt: skip
+
+
+@app.command()
+def doctor(models_dir: ModelsDir = None) -> None:
+    """Report what this machine can do (providers, GPUs, cameras, virtual camera, FFmpeg) and how to fix gaps."""
+    from nstvideo.doctor import run_doctor
+
+    run_doctor(models_dir or ())
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; NstError -> `error:`/`hint:` lines and its exit code, no traceback."""
     args = sys.argv[1:] if argv is None else argv

@@ -129,6 +129,8 @@ def probe_cameras(indices: range = PROBE_INDICES) -> list[CameraProbe]:
             with _quiet_opencv():
                 cap = cv2.VideoCapture(target, _backend())
                 opened = cap.isOpened()
+                if opened:  # a loopback device with no writer would otherwise block for 10 s
+                    cap.set(cv2.CAP_PROP_READ_TIMEOUT_MSEC, DEVICE_READ_TIMEOUT_MS)
                 ok, frame = cap.read() if opened else (False, None)
                 fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0) if opened else 0.0
                 cap.release()
@@ -138,7 +140,9 @@ def probe_cameras(indices: range = PROBE_INDICES) -> list[CameraProbe]:
         if not opened:
             probes.append(CameraProbe(ident, name, False, note="does not open (in use, no permission or not a camera)"))
         elif not ok or frame is None:
-            probes.append(CameraProbe(ident, name, False, note="opens but gives no frames (a metadata node?)"))
+            virtual = any(k in name.lower() for k in ("dummy", "loopback", "virtual"))
+            note = "a virtual camera nothing feeds" if virtual else "opens but gives no frames (metadata node?)"
+            probes.append(CameraProbe(ident, name, False, note=note))
         else:
             h, w = frame.shape[:2]
             probes.append(CameraProbe(ident, name, True, w, h, fps))
@@ -149,7 +153,7 @@ def _no_camera_error(spec: str, why: str) -> InputError:
     working = [p for p in probe_cameras() if p.opens]
     listing = "; ".join(p.describe() for p in working) if working else "none found"
     return InputError(
-        f"camera {spec} cannot be opened ({why}); cameras that open here: {listing}",
+        f"camera {spec} {why}; cameras that open here: {listing}",
         "pick one of those with --camera N (or a /dev/videoN path); check it is connected and not used by another "
         "app (Linux: permissions on /dev/video*, the video group); or give a video file or URL as --camera",
     )

@@ -1,13 +1,22 @@
-"""Frame sinks other than video files (which live in media.py): still images."""
+"""Frame sinks other than video files (which live in media.py): still images, and the live sinks: preview
+window, virtual camera and network stream."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import errno
+import functools
+import os
+import sys
+from fractions import Fraction
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import cv2
 import numpy as np
 
-from nstvideo.errors import ProcessingError, UsageError
+from nstvideo.errors import DeviceUnavailableError, ProcessingError, UsageError
 from nstvideo.pipeline.outputs import atomic_output
 from nstvideo.pipeline.sources import IMAGE_SUFFIXES
 
@@ -30,3 +39,277 @@ def write_image(path: str | Path, image: np.ndarray) -> None:
             buf.tofile(str(tmp))
     except OSError as exc:
         raise ProcessingError(f"cannot write {p}: {exc.strerror}", "check free disk space and permissions") from exc
+
+
+# -- live sinks: each is open (constructor), send(image), close(), like pyvirtualcam's Camera -----------------------
+
+
+def _has_display() -> bool:
+    """Linux/BSD GUIs need an X11 or Wayland display; without one, Qt-based OpenCV aborts the process outright."""
+    if sys.platform.startswith(("win", "darwin")):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def opencv_gui() -> str:
+    """OpenCV's GUI backend (GTK, QT, WIN32, COCOA...) from its build information; '' for a headless build."""
+    lines = cv2.getBuildInformation().splitlines()
+    for i, line in enumerate(lines):
+        if line.strip().startswith("GUI:"):
+            value = line.split(":", 1)[1].strip()
+            if value.upper() == "NONE":
+                return ""
+            if value:
+                return value
+            for nxt in lines[i + 1 : i + 6]:  # older builds list the backends below: "GTK+: YES (ver ...)"
+                key, _, val = nxt.strip().partition(":")
+                if key.strip().upper().startswith(("GTK", "QT", "WIN32", "COCOA")) and "YES" in val.upper():
+                    return key.strip()
+            return ""
+    return ""
+
+
+class PreviewWindow:
+    """An OpenCV highgui window; refuses with one line where OpenCV was built without GUI support."""
+
+    def __init__(self, title: str = "nstvideo") -> None:
+        self.title = title
+        self._fullscreen = False
+        no_gui = DeviceUnavailableError(
+            "this OpenCV has no GUI support (opencv-python-headless), so there is no preview window",
+            "pip install opencv-python (after pip uninstall opencv-python-headless), or pass --no-window",
+        )
+        if not _has_display():
+            # Without a display a GUI build may abort the process, so only the build information is asked here.
+            if not opencv_gui():
+                raise no_gui
+            raise DeviceUnavailableError(
+                "no display to open the preview window on ($DISPLAY and $WAYLAND_DISPLAY are not set)",
+                "run it from a desktop session, or pass --no-window (headless)",
+            )
+        try:
+            cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO)
+        except cv2.error:
+            raise no_gui from None
+        self._open = True
+
+    def send(self, image: np.ndarray) -> None:
+        """Show a frame (it appears at the next `poll_key`)."""
+        cv2.imshow(self.title, image)
+
+    def poll_key(self, wait_ms: int = 1) -> int:
+        """Run the GUI event loop for `wait_ms` and return the key pressed (-1: none); arrows keep their codes."""
+        return cv2.waitKeyEx(wait_ms)
+
+    @property
+    def closed(self) -> bool:
+        """True once the user closed the window with its close button."""
+        try:
+            return cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1
+        except cv2.error:
+            return True
+
+    def set_fullscreen(self, on: bool) -> None:
+        if on != self._fullscreen:
+            mode = cv2.WINDOW_FULLSCREEN if on else cv2.WINDOW_NORMAL
+            cv2.setWindowProperty(self.title, cv2.WND_PROP_FULLSCREEN, mode)
+            self._fullscreen = on
+
+    def close(self) -> None:
+        if self._open:
+            self._open = False
+            with contextlib.suppress(cv2.error):
+                cv2.destroyWindow(self.title)
+                cv2.waitKey(1)  # lets the GUI actually remove the window
+
+
+def virtual_camera_hint() -> str:
+    """How to get a virtual-camera backend on this OS."""
+    if sys.platform.startswith("linux"):
+        return (
+            "load v4l2loopback: sudo modprobe v4l2loopback devices=1 exclusive_caps=1 "
+            "(package v4l2loopback-dkms on Debian/Ubuntu, v4l2loopback on Fedora/Arch)"
+        )
+    return "install OBS Studio 26 or newer (macOS 13+: OBS 30+) and start its virtual camera once, then stop it"
+
+
+class VirtualCameraSink:
+    """Frames to a virtual webcam (v4l2loopback on Linux, OBS on Windows/macOS) through pyvirtualcam."""
+
+    def __init__(self, width: int, height: int, fps: float, device: str | None = None) -> None:
+        try:
+            import pyvirtualcam
+        except ImportError:
+            raise DeviceUnavailableError(
+                "pyvirtualcam is not installed, so there is no virtual camera",
+                f'pip install "nstvideo[virtualcam]"; it also needs a backend: {virtual_camera_hint()}',
+            ) from None
+        try:
+            self._cam = pyvirtualcam.Camera(width, height, fps, fmt=pyvirtualcam.PixelFormat.BGR, device=device)
+        except (RuntimeError, ValueError, OSError) as exc:
+            text = " ".join(str(exc).split()).replace(" See also pyvirtualcam's documentation.", "")
+            where = f" {device}" if device else ""
+            raise DeviceUnavailableError(f"no virtual camera{where} available: {text}", virtual_camera_hint()) from None
+        self.device = self._cam.device
+        self.width, self.height = width, height
+
+    def send(self, image: np.ndarray) -> None:
+        """Hand one BGR frame to the virtual camera (it must be width x height)."""
+        self._cam.send(image)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._cam.close()
+
+
+@functools.lru_cache(maxsize=2)
+def ffmpeg_protocols(output: bool = True) -> frozenset[str] | None:
+    """Protocols the FFmpeg inside PyAV has (`avio_enum_protocols`); None where its library cannot be found.
+
+    PyAV 18 has no `protocols_available`, and `av.open(url, "w")` connects lazily, so an open cannot tell either.
+    """
+    lib = _libavformat()
+    if lib is None:
+        return None
+    try:
+        enum = lib.avio_enum_protocols
+        enum.restype = ctypes.c_char_p
+        enum.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_int]
+        opaque = ctypes.c_void_p(None)
+        names = set()
+        while (name := enum(ctypes.byref(opaque), int(output))) is not None:
+            names.add(name.decode())
+    except (AttributeError, OSError):
+        return None
+    return frozenset(names)
+
+
+def _libavformat() -> ctypes.CDLL | None:
+    """The libavformat PyAV loaded: from the process's memory map (Linux), else beside the av package."""
+    import av
+
+    candidates: list[str] = []
+    with contextlib.suppress(OSError), open("/proc/self/maps") as maps:
+        candidates += [line.split()[-1] for line in maps if "avformat" in line.rsplit("/", 1)[-1]]
+    here = Path(av.__file__).resolve().parent
+    for folder in (here.parent / "av.libs", here / ".dylibs", here):
+        if folder.is_dir():
+            candidates += [str(p) for p in folder.iterdir() if "avformat" in p.name]
+    for path in dict.fromkeys(candidates):
+        try:
+            return ctypes.CDLL(path)
+        except OSError:
+            continue
+    return None
+
+
+STREAM_SCHEMES = ("udp", "srt")
+UDP_PACKET = 1316  # 7 MPEG-TS packets: fits one Ethernet frame, the size players and OBS expect
+
+
+def check_stream_url(url: str) -> str:
+    """Refuse a --stream URL that cannot work before anything starts; returns the URL to open (with pkt_size)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in STREAM_SCHEMES:
+        raise UsageError(
+            f"--stream {url}: unsupported protocol {scheme or '(none)'}",
+            "use udp://HOST:PORT (e.g. udp://127.0.0.1:5000), or srt://HOST:PORT where FFmpeg has SRT",
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if not parts.hostname or not port:
+        raise UsageError(f"--stream {url}: needs a host and a port", f"e.g. {scheme}://127.0.0.1:5000")
+    protocols = ffmpeg_protocols(output=True)
+    if scheme not in (protocols or {scheme}):
+        raise DeviceUnavailableError(
+            f"this FFmpeg build (in PyAV's wheel) has no {scheme.upper()} support, so --stream {scheme}:// cannot work",
+            "use --stream udp://HOST:PORT, or install PyAV built against an FFmpeg with libsrt",
+        )
+    query = parse_qs(parts.query)
+    if scheme == "udp" and "pkt_size" not in query:
+        # PyAV 18 does not pass open options to the protocol, so the datagram size goes in the URL.
+        url = f"{url}{'&' if parts.query else '?'}pkt_size={UDP_PACKET}"
+    return url
+
+
+class StreamSink:
+    """Low-latency H.264 in MPEG-TS over UDP (or SRT): libx264 zerolatency, no B-frames, a keyframe every second
+    so a player that joins late starts within a second (OBS Media Source, VLC, ffplay)."""
+
+    def __init__(self, url: str, width: int, height: int, fps: float, preset: str = "veryfast") -> None:
+        import av
+        from av.video.reformatter import VideoReformatter
+
+        self.url = url
+        self.width, self.height = width, height
+        self._pad = (width + width % 2, height + height % 2)  # yuv420p needs even sides
+        self._reformatter = VideoReformatter()
+        self._last_pts = -1
+        self._av = av
+        target = check_stream_url(url)
+        if "libx264" not in av.codecs_available:
+            raise DeviceUnavailableError("this FFmpeg build has no libx264 encoder", "install PyAV's official wheel")
+        rate = Fraction(fps).limit_denominator(1001) if fps > 0 else Fraction(30)
+        try:
+            self._out = av.open(target, "w", format="mpegts", container_options={"flush_packets": "1"})
+            vs = self._out.add_stream("libx264", rate=rate)
+            vs.width, vs.height = self._pad
+            vs.pix_fmt = "yuv420p"
+            cc = vs.codec_context
+            cc.time_base = Fraction(1, 1000)  # frames are timed by their capture time, in ms
+            cc.framerate = rate
+            cc.gop_size = max(1, round(float(rate)))
+            cc.max_b_frames = 0
+            cc.colorspace = cc.color_primaries = cc.color_trc = 1  # BT.709
+            cc.color_range = 1  # limited
+            cc.options = {"preset": preset, "tune": "zerolatency", "crf": "23"}
+            self._stream = vs
+            self._out.start_encoding()  # opens the socket now, so a bad address is refused before frames flow
+        except (av.FFmpegError, OSError, ValueError) as exc:
+            self._abort()
+            raise DeviceUnavailableError(
+                f"cannot open stream {url}: {' '.join(str(exc).split())}", "check the host and port"
+            ) from None
+
+    def send(self, image: np.ndarray, t: float) -> None:
+        """Encode and send one BGR frame captured `t` seconds after the stream started."""
+        from av.video.reformatter import ColorRange, Colorspace
+
+        av = self._av
+        if self._pad != (self.width, self.height):
+            image = cv2.copyMakeBorder(
+                image, 0, self._pad[1] - self.height, 0, self._pad[0] - self.width, cv2.BORDER_REPLICATE
+            )
+        pts = max(int(round(t * 1000)), self._last_pts + 1)
+        self._last_pts = pts
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
+        yuv = self._reformatter.reformat(
+            frame, format="yuv420p", src_colorspace=Colorspace.ITU709, dst_colorspace=Colorspace.ITU709,
+            src_color_range=ColorRange.JPEG, dst_color_range=ColorRange.MPEG,
+        )  # fmt: skip
+        yuv.pts = pts
+        yuv.time_base = Fraction(1, 1000)
+        try:
+            self._out.mux(self._stream.encode(yuv))
+        except (av.FFmpegError, OSError) as exc:
+            if getattr(exc, "errno", None) == errno.ECONNREFUSED:
+                return  # nobody listening yet (ICMP port unreachable): a live stream just carries on
+            raise ProcessingError(f"stream {self.url} failed: {' '.join(str(exc).split())}", None) from None
+
+    def _abort(self) -> None:
+        out = getattr(self, "_out", None)
+        if out is not None:
+            with contextlib.suppress(Exception):
+                out.close()
+            self._out = None
+
+    def close(self) -> None:
+        """Flush the encoder and close the connection."""
+        if getattr(self, "_out", None) is None:
+            return
+        with contextlib.suppress(Exception):
+            self._out.mux(self._stream.encode(None))
+        self._abort()

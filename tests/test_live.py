@@ -1,0 +1,376 @@
+"""The live path (`nstvideo webcam`, `nstvideo doctor`), with real components: a clip plays the camera, tiny
+exported styles stylise it, a UDP socket on loopback receives the stream, and the CLI runs in subprocesses.
+
+What cannot run here is skipped with the reason: a real webcam, a GUI OpenCV window, a virtual-camera backend.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from nstvideo.pipeline.hotkeys import ESC, LEFT_KEYS, RIGHT_KEYS, LiveControls, LiveState
+from nstvideo.pipeline.live import CLOSED, TIMEOUT, LatestSlot, StyleBank, style_models
+from nstvideo.pipeline.sinks import ffmpeg_protocols, opencv_gui
+
+try:  # tests/ may or may not be a package
+    from tests.clips import make_clip
+    from tests.conftest import run_cli
+except ModuleNotFoundError:
+    from clips import make_clip  # type: ignore[no-redef]
+    from conftest import run_cli  # type: ignore[no-redef]
+
+WIDE = {"COLUMNS": "200"}  # rich wraps tables at 80 columns when stdout is not a terminal
+SUMMARY = re.compile(
+    r"live: (?P<shown>\d+) frames shown, (?P<dropped>\d+) dropped \((?P<captured>\d+) captured, "
+    r"(?P<processed>\d+) processed\) in (?P<seconds>[\d.]+) s: (?P<fps>[\d.]+) fps"
+)
+
+
+# -- helpers -------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 'camera': 2 s at 24 fps, 64x48."""
+    return make_clip(tmp_path_factory.mktemp("live") / "cam.mp4", width=64, height=48, frames=48, fps=24)
+
+
+def webcam(models_dir: Path, *args: str | Path, env: dict[str, str] | None = None, **kw) -> subprocess.CompletedProcess:
+    """`nstvideo webcam --models-dir MODELS --style tiny ARGS`."""
+    return run_cli("webcam", "--models-dir", str(models_dir), "--style", "tiny", *map(str, args),
+                   env={**WIDE, **(env or {})}, timeout=60, **kw)  # fmt: skip
+
+
+def summary(r: subprocess.CompletedProcess) -> dict[str, float]:
+    m = SUMMARY.search(r.stdout)
+    assert m, f"no summary line\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}"
+    return {k: float(v) for k, v in m.groupdict().items()}
+
+
+def assert_ok(r: subprocess.CompletedProcess) -> None:
+    assert r.returncode == 0, f"exit {r.returncode}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}"
+    assert "Traceback" not in r.stderr
+    assert "error:" not in r.stderr
+
+
+def assert_error(r: subprocess.CompletedProcess, code: int, *mentions: str, hint: bool = True) -> tuple[str, str]:
+    """Exit code, exactly one `error:` line (and one `hint:` line), no traceback; returns (error, hint)."""
+    assert r.returncode == code, f"exit {r.returncode}, wanted {code}\nstderr:\n{r.stderr}"
+    assert "Traceback" not in r.stderr, r.stderr
+    errors = [line[len("error: ") :] for line in r.stderr.splitlines() if line.startswith("error: ")]
+    hints = [line[len("hint: ") :] for line in r.stderr.splitlines() if line.startswith("hint: ")]
+    assert len(errors) == 1 and len(hints) == int(hint), r.stderr
+    for word in mentions:
+        assert word.lower() in errors[0].lower(), f"{word!r} not in {errors[0]!r}"
+    return errors[0], hints[0] if hints else ""
+
+
+def frame_count(path: Path) -> tuple[int, int, int]:
+    with av.open(str(path)) as c:
+        frames = list(c.decode(video=0))
+    return len(frames), frames[0].width, frames[0].height
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if ".part" in p.name)
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def udp_bound(port: int) -> bool:
+    """Whether some process listens on UDP `port` (Linux /proc/net/udp)."""
+    text = Path("/proc/net/udp").read_text()
+    return f":{port:04X} " in text
+
+
+# -- the pipeline, headless ----------------------------------------------------------------------------------------
+
+
+def test_headless_clip_camera_runs_and_records(models_dir: Path, clip: Path, tmp_path: Path) -> None:
+    rec = tmp_path / "rec.mp4"
+    r = webcam(models_dir, "--camera", clip, "--no-window", "--max-frames", "12", "--record", rec)
+    assert_ok(r)
+    s = summary(r)
+    assert s["shown"] == 12
+    assert s["processed"] >= 12 and s["captured"] >= s["processed"]
+    assert "64x48 at 24 fps" in r.stderr  # the mode the 'camera' actually gives is reported
+    n, w, h = frame_count(rec)
+    assert 1 <= n <= 12 and (w, h) == (64, 48)
+    assert leftovers(tmp_path) == []
+
+
+def test_stale_frames_are_dropped_when_inference_is_slower(models_dir: Path, clip: Path) -> None:
+    r = webcam(models_dir, "--camera", clip, "--no-window", "--max-fps", "4")
+    assert_ok(r)
+    s = summary(r)
+    assert s["captured"] >= 40  # the clip plays at its own pace, whatever inference does
+    assert s["dropped"] > 0
+    expected = 4 * s["seconds"]
+    assert 0.5 * expected <= s["processed"] <= 1.5 * expected + 1, s
+    assert s["shown"] <= s["processed"]
+
+
+def test_stream_udp_is_decodable_h264_mpegts(models_dir: Path, clip: Path) -> None:
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    rx.bind(("127.0.0.1", 0))  # bound before the sender starts: nothing is lost
+    rx.settimeout(0.2)
+    port = rx.getsockname()[1]
+    datagrams: list[bytes] = []
+    done = threading.Event()
+
+    def receive() -> None:
+        while not done.is_set():
+            try:
+                datagrams.append(rx.recv(65536))
+            except TimeoutError:
+                continue
+
+    t = threading.Thread(target=receive, daemon=True)
+    t.start()
+    try:
+        r = webcam(models_dir, "--camera", clip, "--no-window", "--stream", f"udp://127.0.0.1:{port}")
+        time.sleep(0.3)
+    finally:
+        done.set()
+        t.join()
+        rx.close()
+    assert_ok(r)
+    assert datagrams
+    assert all(len(d) % 188 == 0 and len(d) <= 1316 for d in datagrams)  # whole TS packets, pkt_size 1316
+    with av.open(io.BytesIO(b"".join(datagrams)), format="mpegts") as c:
+        assert c.streams.video[0].codec_context.name == "h264"
+        frames = list(c.decode(video=0))
+    assert len(frames) >= 40
+    assert {(f.width, f.height) for f in frames} == {(64, 48)}
+    keys = [i for i, f in enumerate(frames) if f.key_frame]
+    assert len(keys) >= 2 and keys[1] - keys[0] <= 25  # a keyframe about every second: late joiners start fast
+    assert {int(f.pict_type) for f in frames} <= {1, 2}  # AV_PICTURE_TYPE_I, _P: no B-frames, no reordering delay
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc/net/udp to know the receiver is up")
+def test_lost_stream_camera_exits_cleanly(models_dir: Path, clip: Path) -> None:
+    """A live source that stops: a warning, a retry, then one error line and exit 1, no hang, no traceback."""
+    port = free_udp_port()
+    cmd = [sys.executable, "-m", "nstvideo", "webcam", "--models-dir", str(models_dir), "--style", "tiny",
+           "--no-window", "--camera", f"udp://127.0.0.1:{port}"]  # fmt: skip
+    receiver = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not udp_bound(port) and receiver.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert udp_bound(port), "the receiver never listened"
+        sender = webcam(models_dir, "--camera", clip, "--no-window", "--stream", f"udp://127.0.0.1:{port}")
+        assert_ok(sender)
+        out, err = receiver.communicate(timeout=30)
+    finally:
+        if receiver.poll() is None:
+            receiver.kill()
+            receiver.communicate()
+    r = subprocess.CompletedProcess(cmd, receiver.returncode, out, err)
+    assert_error(r, 1, "stopped delivering frames")
+    assert "retrying" in err
+    assert summary(r)["shown"] >= 10  # it did show the stream while it lasted
+
+
+def test_sigterm_finalises_the_recording(models_dir: Path, clip: Path, tmp_path: Path) -> None:
+    rec = tmp_path / "rec.mkv"
+    cmd = [sys.executable, "-m", "nstvideo", "webcam", "--models-dir", str(models_dir), "--style", "tiny",
+           "--no-window", "--camera", str(clip), "--loop", "--record", str(rec)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not leftovers(tmp_path) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.communicate()[1]
+        time.sleep(1.5)  # the recording is open; let frames flow
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert_error(subprocess.CompletedProcess(cmd, proc.returncode, out, err), 143, "SIGTERM", str(rec), hint=False)
+    assert frame_count(rec)[0] >= 5
+    assert leftovers(tmp_path) == []
+
+
+# -- refusals ------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(bool(opencv_gui()), reason="this OpenCV has GUI support; the headless refusal does not apply")
+@pytest.mark.parametrize("display", [None, ":99"])
+def test_window_needs_a_gui_opencv(models_dir: Path, clip: Path, display: str | None) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    if display:
+        env["DISPLAY"] = display
+    r = subprocess.run(
+        [sys.executable, "-m", "nstvideo", "webcam", "--models-dir", str(models_dir), "--style", "tiny",
+         "--camera", str(clip)], capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    _, hint = assert_error(r, 2, "no GUI support")
+    assert "pip install opencv-python" in hint and "--no-window" in hint
+
+
+def _virtual_camera_backend_present() -> bool:
+    if sys.platform.startswith("linux"):
+        return Path("/sys/module/v4l2loopback").exists()
+    return True  # OBS may be installed: the refusal cannot be provoked reliably
+
+
+@pytest.mark.skipif(_virtual_camera_backend_present(), reason="a virtual-camera backend may be present")
+def test_virtual_cam_without_a_backend_is_refused(models_dir: Path, clip: Path, tmp_path: Path) -> None:
+    r = webcam(models_dir, "--camera", clip, "--no-window", "--virtual-cam", "--record", tmp_path / "r.mp4")
+    _, hint = assert_error(r, 2, "virtual camera")
+    assert "modprobe v4l2loopback" in hint and "exclusive_caps=1" in hint
+    assert list(tmp_path.iterdir()) == []  # nothing was started, so nothing was written
+
+
+def test_virtual_cam_without_pyvirtualcam_names_the_extra(models_dir: Path, clip: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "blocker" / "pyvirtualcam"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text('raise ImportError("pyvirtualcam blocked for this test")\n')
+    path = os.pathsep.join(p for p in (str(blocker.parent), os.environ.get("PYTHONPATH", "")) if p)
+    r = webcam(models_dir, "--camera", clip, "--no-window", "--virtual-cam", env={"PYTHONPATH": path})
+    _, hint = assert_error(r, 2, "pyvirtualcam is not installed")
+    assert "nstvideo[virtualcam]" in hint
+
+
+@pytest.mark.skipif(Path("/dev/video7").exists(), reason="this machine has a /dev/video7")
+def test_camera_that_does_not_open_lists_the_ones_that_do(models_dir: Path) -> None:
+    r = webcam(models_dir, "--camera", "7", "--no-window")
+    error, hint = assert_error(r, 2, "camera 7", "cameras that open here")
+    if not any(Path("/dev").glob("video*")):
+        assert "none found" in error
+    assert "--camera" in hint
+
+
+@pytest.mark.skipif("srt" in (ffmpeg_protocols() or {"srt"}), reason="this FFmpeg has SRT (or it cannot be told)")
+def test_srt_without_ffmpeg_support_is_refused(models_dir: Path, clip: Path) -> None:
+    r = webcam(models_dir, "--camera", clip, "--no-window", "--stream", "srt://127.0.0.1:9000")
+    _, hint = assert_error(r, 2, "SRT")
+    assert "udp://" in hint
+
+
+@pytest.mark.parametrize(
+    ("args", "mention"),
+    [
+        (["--max-fps", "0"], "--max-fps"),
+        (["--max-frames", "0"], "--max-frames"),
+        (["--stream", "rtmp://127.0.0.1/live"], "unsupported protocol"),
+        (["--stream", "udp://127.0.0.1"], "port"),
+        (["--camera", "no-such-clip.mp4"], "no such file"),
+    ],
+)
+def test_bad_live_options_are_refused(models_dir: Path, clip: Path, args: list[str], mention: str) -> None:
+    camera = [] if "--camera" in args else ["--camera", str(clip)]
+    assert_error(webcam(models_dir, "--no-window", *camera, *args), 2, mention)
+
+
+# -- doctor --------------------------------------------------------------------------------------------------------
+
+
+def test_doctor_reports_and_exits_0(models_dir: Path) -> None:
+    r = run_cli("doctor", "--models-dir", str(models_dir), env=WIDE, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr + r.stdout
+    text = r.stdout
+    for word in ("onnxruntime", "Execution providers", "cpu", "libx264", "srt", "Cameras", "Virtual camera", "tiny"):
+        assert word in text, f"{word!r} missing from doctor's report:\n{text}"
+    assert re.search(r"│ cpu\s+│ yes\s+│ yes", text), text  # the CPU provider was actually tried, and ran
+
+
+# -- pure parts, in process ----------------------------------------------------------------------------------------
+
+
+def test_hotkeys_change_the_state() -> None:
+    state = LiveState(["a", "b", "c"])
+    keys = LiveControls(state)
+    assert keys.handle(-1) is None  # no key this frame
+    assert keys.handle(ord("n")) == "style" and state.style_index == 1
+    assert keys.handle(next(iter(RIGHT_KEYS))) == "style" and state.style_index == 2
+    keys.handle(ord("n"))
+    assert state.style_index == 0  # wraps around
+    keys.handle(ord("p"))
+    assert state.style_index == 2
+    for code in LEFT_KEYS:  # GTK, Windows, macOS and Qt codes all mean "previous"
+        state.style_index = 1
+        keys.handle(code)
+        assert state.style_index == 0
+    assert keys.handle(ord("3")) == "style" and state.style_index == 2
+    assert keys.handle(ord("1")) == "style" and state.style_index == 0
+    assert keys.handle(ord("9")) is None and state.style_index == 0  # no ninth style
+    assert keys.handle(ord("+")) == "strength" and state.strength == 1.0  # capped
+    keys.handle(ord("-"))
+    assert state.strength == pytest.approx(0.9)
+    for _ in range(20):
+        keys.handle(ord("-"))
+    assert state.strength == 0.0
+    keys.handle(ord("+"))
+    assert state.strength == pytest.approx(0.1)
+    for key, attr in ((ord("c"), "preserve_color"), (ord(" "), "show_original"), (ord("m"), "mirror"),
+                      (ord("f"), "fullscreen"), (ord("h"), "show_help")):  # fmt: skip
+        before = getattr(state, attr)
+        keys.handle(key)
+        assert getattr(state, attr) is (not before)
+        keys.handle(key)
+        assert getattr(state, attr) is before
+    assert keys.handle(ord("s")) == "snapshot"
+    assert state.take_snapshot_request() and not state.take_snapshot_request()  # one snapshot per press
+    assert keys.handle(ord("r")) == "record"
+    assert state.take_record_toggle() and not state.take_record_toggle()
+    assert keys.handle(ord("x")) is None and keys.handle(0xFFBE) is None  # unbound letter, F1
+    assert not state.quit
+    assert keys.handle(ord("q")) == "quit" and state.quit
+    state.quit = False
+    assert keys.handle(ESC) == "quit" and state.quit
+
+
+def test_latest_slot_keeps_the_newest_and_counts_drops() -> None:
+    slot = LatestSlot()
+    assert slot.get(0.01) is TIMEOUT
+    assert slot.put(1) is False
+    assert slot.put(2) is True  # 1 was never taken: dropped
+    assert slot.get(0.01) == 2
+    assert slot.get(0.01) is TIMEOUT
+    slot.put(3)
+    slot.close()
+    assert slot.get(0.01) == 3  # drained after close
+    assert slot.get(0.01) is CLOSED
+
+
+def test_style_bank_builds_each_style_once(models_dir: Path) -> None:
+    from nstvideo.pipeline.engine import Stylizer
+
+    models, index = style_models("tiny2", [models_dir])
+    assert [m.name for m in models][index] == "tiny2"
+    built: list[str] = []
+
+    def make(model):  # noqa: ANN001, ANN202
+        built.append(model.name)
+        return Stylizer(model, device="cpu", size=0)
+
+    bank = StyleBank(models, make)
+    first = bank.get(index)
+    assert bank.get(index) is first
+    bank.preload(threading.Event())
+    assert sorted(built) == sorted(m.name for m in models)  # each once
+    frame = np.zeros((24, 32, 3), np.uint8)
+    assert bank.get(0)(frame).shape == frame.shape
