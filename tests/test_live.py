@@ -146,7 +146,9 @@ def test_stream_udp_is_decodable_h264_mpegts(models_dir: Path, clip: Path) -> No
     t = threading.Thread(target=receive, daemon=True)
     t.start()
     try:
-        r = webcam(models_dir, "--camera", clip, "--no-window", "--stream", f"udp://127.0.0.1:{port}")
+        # --loop + --max-frames: enough frames are sent however many a loaded machine drops (newest wins)
+        r = webcam(models_dir, "--camera", clip, "--no-window", "--loop", "--max-frames", "60",
+                   "--stream", f"udp://127.0.0.1:{port}")  # fmt: skip
         time.sleep(0.3)
     finally:
         done.set()
