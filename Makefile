@@ -28,7 +28,7 @@ $(RUN_VENV)/.installed: $(RUN_BIN)/python pyproject.toml $(wildcard nstvideo/*.p
 $(VENV)/.dev: $(BIN)/python pyproject.toml
 	# torch first, pinned: any other spec pulls several GB of CUDA wheels on this kind of machine
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e ".[cpu,train,craft,dev]"
+	$(BIN)/python -m pip install -q -e ".[cpu,train,craft,dev,virtualcam]"
 	touch $@
 
 demo: $(RUN_VENV)/.installed
