@@ -92,3 +92,23 @@ def test_scaled_size():
     assert scaled_size(640, 360, 180) == (320, 180)
     assert scaled_size(360, 640, 180) == (180, 320)
     assert scaled_size(640, 360, 0) == (640, 360)
+
+
+def test_auto_logs_why_faster_providers_were_skipped(tiny_model, caplog):
+    import onnxruntime as ort
+
+    if "TensorrtExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this machine has TensorRT")
+    with caplog.at_level("INFO", logger="nstvideo"):
+        s = Stylizer(tiny_model, device="auto")
+    assert any(r.startswith("tensorrt:") for r in s.session_info.skipped)
+    assert "running on" in caplog.text and "skipped tensorrt" in caplog.text
+
+
+def test_explicit_tensorrt_without_it_is_an_error(tiny_model):
+    import onnxruntime as ort
+
+    if "TensorrtExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this machine has TensorRT")
+    with pytest.raises(DeviceUnavailableError, match="tensorrt"):
+        Stylizer(tiny_model, device="tensorrt")
