@@ -142,7 +142,7 @@ def stylize_keyframe(
         for _ in range(n_iter):
             if should_stop:
                 should_stop()
-            loss = float(opt.step(closure))  # the loss where this iteration started (line-search trials aside)
+            loss = float(opt.step(closure).detach())  # where this iteration started (line-search trials aside)
             if cfg.optimizer == "adam":
                 with torch.no_grad():
                     x.clamp_(0, 1)
