@@ -31,7 +31,7 @@ from nstvideo.pipeline.camera import DEFAULT_HEIGHT, DEFAULT_WIDTH, CameraSource
 from nstvideo.pipeline.engine import Stylizer, check_strength
 from nstvideo.pipeline.hotkeys import HELP, LiveControls, LiveState
 from nstvideo.pipeline.models import StyleModel, list_styles, resolve_style
-from nstvideo.pipeline.runner import StopFlag, as_processing_error, interruptible
+from nstvideo.pipeline.runner import Stage, StopFlag, as_processing_error, interruptible
 
 log = logging.getLogger("nstvideo")
 
@@ -88,21 +88,6 @@ class LiveFrame:
     t: float  # time.monotonic() when the camera delivered it
     style: str = ""
     provider: str = ""
-
-
-class _Worker(threading.Thread):
-    """Runs `body`; an exception is kept for the main thread to raise."""
-
-    def __init__(self, name: str, body: Callable[[], None]) -> None:
-        super().__init__(name=name, daemon=True)
-        self.body = body
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self.body()
-        except BaseException as exc:
-            self.error = exc
 
 
 class SinkWorker:
@@ -537,8 +522,8 @@ def _run(opts: LiveOptions, source: CameraSource, bank: StyleBank, state: LiveSt
         finally:
             stylised.close()
 
-    threads = [_Worker("nstvideo-capture", capture), _Worker("nstvideo-infer", infer)]
-    preloader = _Worker("nstvideo-preload", lambda: bank.preload(halt))
+    threads = [Stage("nstvideo-capture", capture), Stage("nstvideo-infer", infer)]
+    preloader = Stage("nstvideo-preload", lambda: bank.preload(halt))
     error: BaseException | None = None
     signum: int | None = None
     for t in threads:
@@ -584,9 +569,9 @@ def _fresh_path(folder: Path, stem: str, suffix: str) -> Path:
 
 
 def _display_loop(opts: LiveOptions, state: LiveState, controls: LiveControls, stats: LiveStats,
-                  stylised: LatestSlot, threads: list[_Worker], workers: list[SinkWorker],
+                  stylised: LatestSlot, threads: list[Stage], workers: list[SinkWorker],
                   add_recording: Callable[[Path], SinkWorker], recorder: SinkWorker | None, window: Any,
-                  stop: StopFlag, preloader: _Worker) -> int | None:  # fmt: skip
+                  stop: StopFlag, preloader: Stage) -> int | None:  # fmt: skip
     """Show, fan out, handle keys; returns the signal number if a signal stopped it."""
     from nstvideo.pipeline.sinks import write_image
 

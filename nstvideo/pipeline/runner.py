@@ -53,8 +53,8 @@ def interruptible() -> Iterator[StopFlag]:
             signal.signal(sig, handler)
 
 
-class _Stage(threading.Thread):
-    """Runs `body`, forwarding items to `out`; an exception is kept for the main thread to raise."""
+class Stage(threading.Thread):
+    """A daemon thread running `body`; an exception is kept for the main thread to raise, never lost."""
 
     def __init__(self, name: str, body: Callable[[], None]) -> None:
         super().__init__(name=name, daemon=True)
@@ -79,7 +79,7 @@ def _put(q: queue.Queue, item: Any, stop: StopFlag) -> bool:
     return False
 
 
-def _get(q: queue.Queue, stop: StopFlag, stages: list[_Stage]) -> Any:
+def _get(q: queue.Queue, stop: StopFlag, stages: list[Stage]) -> Any:
     while True:
         stop.check()
         for s in stages:
@@ -137,7 +137,7 @@ def run_pipeline(
                     return
         _put(processed, _DONE, stop)
 
-    stages = [_Stage("nstvideo-decode", decode), _Stage("nstvideo-infer", infer)]
+    stages = [Stage("nstvideo-decode", decode), Stage("nstvideo-infer", infer)]
     for s in stages:
         s.start()
     count = 0
