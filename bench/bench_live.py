@@ -78,9 +78,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         for w, h in SIZES:
             clip = make_camera_clip(Path(d) / f"cam-{w}x{h}.mp4", w, h)
+            # Stop after about --seconds: a slow model shows far fewer frames than the camera delivers.
+            s = Stylizer(style, size=args.size, device=args.device, models_dirs=args.models_dir)
+            frame = np.zeros((h, w, 3), np.uint8)
+            s(frame)
+            t = time.perf_counter()
+            s(frame)
+            per_frame = max(time.perf_counter() - t, 1 / FPS)
+            frames = max(10, min(int(args.seconds / per_frame), int(args.seconds * FPS)))
             opts = LiveOptions(
                 camera=str(clip), style=style, size=args.size, device=args.device, models_dirs=args.models_dir,
-                window=False, loop=True, max_frames=max(1, int(args.seconds * FPS)), preload=False,
+                window=False, loop=True, max_frames=frames, preload=False,
             )  # fmt: skip
             stats = run_live(opts)
             skip = min(len(stats.latencies_ms) // 10, FPS)  # leave out the warm-up frames
