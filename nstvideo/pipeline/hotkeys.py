@@ -55,21 +55,21 @@ class LiveState:
     def style_name(self) -> str:
         return self.style_names[self.style_index]
 
-    def take_snapshot_request(self) -> bool:
-        """True once per `s` press (the display loop consumes it)."""
+    def _take(self, counter: str) -> bool:
+        """True once per press counted in `counter` (the display loop consumes it)."""
         with self.lock:
-            if self.snapshot_requests:
-                self.snapshot_requests -= 1
+            if getattr(self, counter):
+                setattr(self, counter, getattr(self, counter) - 1)
                 return True
             return False
 
+    def take_snapshot_request(self) -> bool:
+        """True once per `s` press."""
+        return self._take("snapshot_requests")
+
     def take_record_toggle(self) -> bool:
-        """True once per `r` press (the display loop consumes it)."""
-        with self.lock:
-            if self.record_toggles:
-                self.record_toggles -= 1
-                return True
-            return False
+        """True once per `r` press."""
+        return self._take("record_toggles")
 
 
 class LiveControls:
