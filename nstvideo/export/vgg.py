@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -179,8 +179,3 @@ def gram(features: torch.Tensor) -> torch.Tensor:
     n, c, h, w = features.shape
     f = features.reshape(n, c, h * w)
     return torch.bmm(f, f.transpose(1, 2)) / (c * h * w)
-
-
-def deepest(layers: Iterable[str], batch_norm: bool = False) -> str:
-    names = layer_names(batch_norm)
-    return max(layers, key=names.index)

@@ -12,7 +12,7 @@ import numpy as np
 from nstvideo.errors import InputError, UsageError
 from nstvideo.pipeline import post
 from nstvideo.pipeline.models import INPUT_NAME, OUTPUT_NAME, StyleModel, resolve_style
-from nstvideo.pipeline.session import SessionInfo, create_session
+from nstvideo.pipeline.session import create_session
 
 log = logging.getLogger("nstvideo")
 
@@ -70,15 +70,11 @@ class Stylizer:
         self.output_size = output_size
         self.strength = check_strength(strength)
         self.preserve_color = preserve_color
-        self.session, self.info = create_session(self.model.path, device, threads)
-
-    @property
-    def session_info(self) -> SessionInfo:
-        return self.info
+        self.session, self.session_info = create_session(self.model.path, device, threads)
 
     @property
     def provider(self) -> str:
-        return self.info.device
+        return self.session_info.device
 
     def output_shape(self, width: int, height: int) -> tuple[int, int]:
         """(w, h) of the frames this Stylizer returns for input frames of (width, height)."""
