@@ -124,11 +124,16 @@ def _runtime() -> Table:
     except ImportError:
         t.add_row("onnxruntime", NO, 'pip install "nstvideo[gpu]" (NVIDIA) or "nstvideo[cpu]"')
     t.add_row("numpy", numpy.__version__, "")
-    from nstvideo.pipeline.sinks import opencv_gui
+    from nstvideo.pipeline.sinks import display_problem, opencv_gui
 
-    gui = opencv_gui()
-    t.add_row("OpenCV", cv2.__version__, f"GUI: {gui}" if gui else
-              "no GUI (headless build): no preview window; pip install opencv-python, or use --no-window")  # fmt: skip
+    gui, problem = opencv_gui(), display_problem()
+    if not gui:
+        note = "no GUI (headless build): no preview window; pip install opencv-python, or use --no-window"
+    elif problem:
+        note = f"GUI: {gui}, but {problem}: no preview window here; use --no-window"
+    else:
+        note = f"GUI: {gui}; the preview window can open"
+    t.add_row("OpenCV", cv2.__version__, note)
     t.add_row("PyAV / FFmpeg", f"{av.__version__} / {_ffmpeg_version()}", "")
     try:
         import pyvirtualcam

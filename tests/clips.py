@@ -63,6 +63,8 @@ def draw_frame(i: int, width: int, height: int, pattern: str = "gradient") -> np
             img[:, k * bar : (k + 1) * bar] = colour
         img[:, len(PATCH_COLOURS_BGR) * bar :] = PATCH_COLOURS_BGR[-1]
         return img
+    if pattern == "grey":  # flat mid-grey, so anything drawn over it stands out
+        return np.full((height, width, 3), 128, np.uint8)
     if pattern == "noise":  # incompressible, so files are big enough to cut mid-stream
         img = np.random.default_rng(i).integers(0, 256, (height, width, 3), dtype=np.uint8)
         img[height - height // 4 :, width - width // 4 :] = index_level(i)

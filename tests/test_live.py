@@ -9,15 +9,20 @@ from __future__ import annotations
 import io
 import os
 import re
+import select
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -217,18 +222,23 @@ def test_sigterm_finalises_the_recording(models_dir: Path, clip: Path, tmp_path:
 # -- refusals ------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(bool(opencv_gui()), reason="this OpenCV has GUI support; the headless refusal does not apply")
 @pytest.mark.parametrize("display", [None, ":99"])
-def test_window_needs_a_gui_opencv(models_dir: Path, clip: Path, display: str | None) -> None:
+def test_window_refused_without_gui_or_display(models_dir: Path, clip: Path, display: str | None) -> None:
+    """No display (or one nobody answers on) must be a one-line refusal: Qt would abort the process instead."""
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     if display:
+        assert not Path("/tmp/.X11-unix/X99").exists(), "an X server runs on :99; pick another display for this test"
         env["DISPLAY"] = display
     r = subprocess.run(
         [sys.executable, "-m", "nstvideo", "webcam", "--models-dir", str(models_dir), "--style", "tiny",
          "--camera", str(clip)], capture_output=True, text=True, env=env, timeout=60,
     )  # fmt: skip
-    _, hint = assert_error(r, 2, "no GUI support")
-    assert "pip install opencv-python" in hint and "--no-window" in hint
+    if not opencv_gui():
+        _, hint = assert_error(r, 2, "no GUI support")
+        assert "pip install opencv-python" in hint and "--no-window" in hint
+    else:
+        _, hint = assert_error(r, 2, "display", *([display] if display else []))
+        assert "--no-window" in hint
 
 
 def _virtual_camera_backend_present() -> bool:
@@ -376,3 +386,133 @@ def test_style_bank_builds_each_style_once(models_dir: Path) -> None:
     assert sorted(built) == sorted(m.name for m in models)  # each once
     frame = np.zeros((24, 32, 3), np.uint8)
     assert bank.get(0)(frame).shape == frame.shape
+
+
+# -- the preview window, on a virtual X screen ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def x_display() -> Iterator[str]:
+    """A private Xvfb screen (Debian: apt install xvfb xdotool); the display number is Xvfb's own free pick."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the window test drives X11 (Xvfb, xdotool)")
+    if not (shutil.which("Xvfb") and shutil.which("xdotool")):
+        pytest.skip("Xvfb and xdotool are not installed (Debian/Ubuntu: apt install xvfb xdotool)")
+    if not opencv_gui():
+        pytest.skip("this OpenCV has no GUI support (opencv-python-headless)")
+    pytest.importorskip("PIL.ImageGrab")
+    read_fd, write_fd = os.pipe()
+    xvfb = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "800x600x24", "-nolisten", "tcp"],
+        pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    os.close(write_fd)
+    try:
+        with os.fdopen(read_fd) as f:
+            ready, _, _ = select.select([f], [], [], 20)
+            number = f.readline().strip() if ready else ""
+        if not number.isdigit():
+            pytest.skip("Xvfb did not start")
+        yield f":{number}"
+    finally:
+        xvfb.terminate()
+        xvfb.wait(timeout=10)
+
+
+class XScreen:
+    """The virtual screen as a user sees it: find a window, press keys, look at it."""
+
+    def __init__(self, display: str) -> None:
+        self.display = display
+        self.env = {**os.environ, "DISPLAY": display}
+
+    def xdotool(self, *args: str) -> str:
+        return subprocess.run(["xdotool", *args], capture_output=True, text=True, env=self.env, timeout=20).stdout
+
+    def find_window(self, name: str, proc: subprocess.Popen, timeout: float = 40) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ids = self.xdotool("search", "--onlyvisible", "--name", f"^{name}$").split()
+            if ids:
+                return ids[0]
+            assert proc.poll() is None, f"exited {proc.returncode} before its window appeared: {proc.communicate()}"
+            time.sleep(0.2)
+        raise AssertionError(f"no window named {name!r} after {timeout} s")
+
+    def press(self, window: str, key: str) -> None:
+        self.xdotool("windowfocus", "--sync", window)
+        self.xdotool("key", key)
+
+    def shot(self, window: str) -> np.ndarray:
+        """The window's pixels (RGB) from a screenshot of the whole screen."""
+        from PIL import ImageGrab
+
+        geometry = dict(line.split("=", 1) for line in self.xdotool("getwindowgeometry", "--shell", window).split())
+        x, y, w, h = (int(geometry[k]) for k in ("X", "Y", "WIDTH", "HEIGHT"))
+        screen = np.asarray(ImageGrab.grab(xdisplay=self.display).convert("RGB"))
+        return screen[y : y + h, x : x + w]
+
+
+def overlay_box_height(image: np.ndarray) -> int:
+    """Rows of the overlay's dark box, read in a column inside the box left of the text (the box starts at
+    x=8 and its text at x=14); the picture behind it is flat grey 128, which the box darkens to about 51."""
+    column = image[:, 10].astype(int)
+    return int(((column < 90).all(axis=1)).sum())
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 20) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if (value is not None if isinstance(value, np.ndarray) else value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.2)
+
+
+def test_preview_window_shows_the_overlay_and_obeys_hotkeys(models_dir: Path, tmp_path: Path, x_display: str) -> None:
+    """The real window on a real (virtual) X server: real key events in, a screenshot out."""
+    cam = make_clip(tmp_path / "grey.mp4", width=320, height=240, frames=48, fps=24, pattern="grey")
+    screen = XScreen(x_display)
+    cmd = [sys.executable, "-m", "nstvideo", "webcam", "--models-dir", str(models_dir), "--style", "tiny",
+           "--camera", str(cam), "--loop", "--output-dir", str(tmp_path)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**screen.env, **WIDE})  # fmt: skip
+    try:
+        window = screen.find_window("nstvideo", proc)
+        screen.press(window, "space")  # the original: flat grey, with the overlay over it
+
+        def status_overlay() -> np.ndarray | None:
+            img = screen.shot(window)
+            plain = img[img.shape[0] // 2 :, img.shape[1] // 2 :]  # below and right of the overlay
+            return img if abs(float(plain.mean()) - 128) < 8 and overlay_box_height(img) > 10 else None
+
+        img = wait_for(status_overlay)
+        assert img is not None, "the window never showed the original frames with the status overlay"
+        assert img.shape[:2] == (240, 320), f"the window should open at the frame's size, not {img.shape[:2]}"
+        status_rows = overlay_box_height(img)
+        box = img[8 : 8 + status_rows, 14:]
+        assert (box > 200).all(axis=2).sum() > 50, "no white text in the overlay box"
+
+        screen.press(window, "h")
+        help_rows = wait_for(
+            lambda: (lambda n: n if n > 3 * status_rows else 0)(overlay_box_height(screen.shot(window)))
+        )
+        assert help_rows > 3 * status_rows, f"help overlay not shown ({help_rows} rows vs {status_rows})"
+
+        screen.press(window, "s")
+        snapshots = wait_for(lambda: sorted(tmp_path.glob("nstvideo-tiny-*.png")))
+        assert len(snapshots) == 1, "the s hotkey wrote no snapshot"
+
+        screen.press(window, "q")
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    r = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+    assert_ok(r)
+    assert "preview window open" in err
+    assert summary(r)["shown"] >= 2
+    snap = cv2.imread(str(snapshots[0]))
+    assert snap.shape == (240, 320, 3)
+    assert abs(float(snap.mean()) - 128) < 8, "the snapshot is the shown frame (the original, no overlay)"

@@ -294,21 +294,32 @@ class LiveStats:
         )
 
 
-def draw_text(image: np.ndarray, lines: Sequence[str], origin: tuple[int, int] = (8, 8)) -> np.ndarray:
-    """White text with a dark box behind it, scaled to the frame, so it reads on any style."""
+def draw_text(image: np.ndarray, rows: Sequence[str | Sequence[str]], origin: tuple[int, int] = (8, 8)) -> np.ndarray:
+    """White text with a dark box behind it, scaled to the frame, so it reads on any style. A row may be a tuple of
+    columns: OpenCV's font is proportional, so columns are aligned by measured width, not by padding."""
     h, w = image.shape[:2]
     scale = max(0.35, min(0.8, w / 1600))
     thick = 1 if scale < 0.6 else 2
+
+    def width(text: str) -> int:
+        return cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)[0][0]
+
+    table = [(row,) if isinstance(row, str) else tuple(row) for row in rows]
+    n_cols = max((len(r) for r in table), default=0)
+    gap = width("  ")
+    col_w = [max((width(r[c]) for r in table if len(r) > c), default=0) for c in range(n_cols)]
+    col_x = [sum(col_w[:c]) + gap * c for c in range(n_cols)]
     (_, th), base = cv2.getTextSize("Ag", cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
     step = th + base + 6
-    widths = [cv2.getTextSize(t, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)[0][0] for t in lines]
     x, y = origin
-    box_w, box_h = (max(widths) if widths else 0) + 12, step * len(lines) + 6
+    box_w = max((col_x[len(r) - 1] + width(r[-1]) for r in table if r), default=0) + 12
+    box_h = step * len(table) + 6
     region = image[y : min(h, y + box_h), x : min(w, x + box_w)]
     region[:] = (region * 0.4).astype(np.uint8)
-    for i, text in enumerate(lines):
-        cv2.putText(image, text, (x + 6, y + 4 + th + i * step), cv2.FONT_HERSHEY_SIMPLEX, scale,
-                    (255, 255, 255), thick, cv2.LINE_AA)  # fmt: skip
+    for i, row in enumerate(table):
+        for c, text in enumerate(row):
+            cv2.putText(image, text, (x + 6 + col_x[c], y + 4 + th + i * step), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                        (255, 255, 255), thick, cv2.LINE_AA)  # fmt: skip
     return image
 
 
@@ -630,7 +641,7 @@ def _display_loop(opts: LiveOptions, state: LiveState, controls: LiveControls, s
         if window is not None:
             preview = cv2.flip(item.image, 1) if state.mirror else item.image.copy()  # the preview's own mirror
             if state.show_help:
-                draw_text(preview, [f"{k:<16} {v}" for k, v in HELP])
+                draw_text(preview, HELP)
             else:
                 draw_text(preview, overlay_lines(item, state, stats, recorder is not None))
             window.send(preview)

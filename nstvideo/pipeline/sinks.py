@@ -8,6 +8,7 @@ import ctypes
 import errno
 import functools
 import os
+import socket
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -44,11 +45,51 @@ def write_image(path: str | Path, image: np.ndarray) -> None:
 # -- live sinks: each is open (constructor), send(image), close(), like pyvirtualcam's Camera -----------------------
 
 
-def _has_display() -> bool:
-    """Linux/BSD GUIs need an X11 or Wayland display; without one, Qt-based OpenCV aborts the process outright."""
+def display_problem() -> str:
+    """Why no window can open here ('' if one can): Qt-based OpenCV aborts the whole process, without a Python
+    error, when it cannot reach the display, so the display is checked first."""
     if sys.platform.startswith(("win", "darwin")):
-        return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+        return ""
+    display = os.environ.get("DISPLAY", "")
+    if not display:
+        if os.environ.get("WAYLAND_DISPLAY"):
+            return "OpenCV's window needs X11, and this Wayland session has no XWayland ($DISPLAY is not set)"
+        return "no display to open the preview window on ($DISPLAY and $WAYLAND_DISPLAY are not set)"
+    if not _x_display_answers(display):
+        return f"cannot connect to the X display {display!r} ($DISPLAY)"
+    return ""
+
+
+def _x_display_answers(display: str) -> bool:
+    """Whether an X server listens for DISPLAY ([host]:N[.screen]): its Unix socket locally, else TCP 6000+N."""
+    host, _, rest = display.rpartition(":")
+    number = rest.split(".", 1)[0]
+    if not number.isdigit():
+        return False
+    if host.startswith("/"):  # macOS XQuartz style: a socket path
+        return Path(display).exists() or Path(host).exists()
+    try:
+        if host in ("", "unix"):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(1)
+                sock.connect(f"/tmp/.X11-unix/X{number}")
+            return True
+        with socket.create_connection((host, 6000 + int(number)), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _quiet_qt_fonts() -> None:
+    """OpenCV's PyPI wheels bundle Qt without fonts, and Qt then prints a warning per draw; point it at the
+    system's fonts (the overlay itself is drawn by OpenCV and needs none)."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_FONTDIR"):
+        return
+    for root in ("/usr/share/fonts", "/usr/local/share/fonts"):
+        font = next(Path(root).glob("**/*.ttf"), None) if Path(root).is_dir() else None
+        if font is not None:
+            os.environ["QT_QPA_FONTDIR"] = str(font.parent)
+            return
 
 
 def opencv_gui() -> str:
@@ -79,22 +120,24 @@ class PreviewWindow:
             "this OpenCV has no GUI support (opencv-python-headless), so there is no preview window",
             "pip install opencv-python (after pip uninstall opencv-python-headless), or pass --no-window",
         )
-        if not _has_display():
-            # Without a display a GUI build may abort the process, so only the build information is asked here.
-            if not opencv_gui():
-                raise no_gui
-            raise DeviceUnavailableError(
-                "no display to open the preview window on ($DISPLAY and $WAYLAND_DISPLAY are not set)",
-                "run it from a desktop session, or pass --no-window (headless)",
-            )
-        try:
-            cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO)
+        if not opencv_gui():
+            raise no_gui
+        problem = display_problem()
+        if problem:
+            raise DeviceUnavailableError(problem, "run it from a desktop session, or pass --no-window (headless)")
+        _quiet_qt_fonts()
+        try:  # no toolbar or status bar (Qt's default): the picture is the whole window
+            cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
         except cv2.error:
             raise no_gui from None
         self._open = True
+        self._sized = False
 
     def send(self, image: np.ndarray) -> None:
         """Show a frame (it appears at the next `poll_key`)."""
+        if not self._sized:  # a resizable window starts at the first frame's size, not the toolkit's default
+            self._sized = True
+            cv2.resizeWindow(self.title, image.shape[1], image.shape[0])
         cv2.imshow(self.title, image)
 
     def poll_key(self, wait_ms: int = 1) -> int:
