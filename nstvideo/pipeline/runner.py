@@ -163,10 +163,11 @@ def run_pipeline(
 
 
 class ProgressReporter:
-    """A rich progress bar (frames, fps, ETA) on a TTY; a plain log line every few seconds otherwise."""
+    """A rich progress bar (count, rate, ETA) on a TTY; a plain log line every few seconds otherwise."""
 
     def __init__(self, description: str, total: int | None, unit: str = "frames", interval: float = 5.0) -> None:
         self.description, self.total, self.unit, self.interval = description, total, unit, interval
+        self.rate_unit = {"frames": "fps", "images": "images/s"}.get(unit, "it/s")
         self.started = time.monotonic()
         self.last_log = self.started
         self.count = 0
@@ -185,7 +186,7 @@ class ProgressReporter:
                 TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
-                TextColumn("{task.fields[fps]:.1f} fps"),
+                TextColumn(f"{{task.fields[fps]:.1f}} {self.rate_unit}"),
                 TimeElapsedColumn(),
                 TextColumn("ETA"),
                 TimeRemainingColumn(),
@@ -211,7 +212,7 @@ class ProgressReporter:
             eta = ""
             if self.total and self.fps > 0:
                 eta = f", ETA {max(0.0, (self.total - count) / self.fps):.0f} s"
-            log.info("%s: %d%s %s, %.1f fps%s", self.description, count, of, self.unit, self.fps, eta)
+            log.info("%s: %d%s %s, %.1f %s%s", self.description, count, of, self.unit, self.fps, self.rate_unit, eta)
 
     def close(self) -> None:
         if self._bar is not None:
