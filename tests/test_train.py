@@ -129,8 +129,16 @@ def test_craft_mapping_covers_every_needed_key():
         if key.startswith("features."):
             assert key in state and tuple(state[key].shape) == tuple(value.shape), key
     vgg = load_vgg("craft", upto="relu5_1")
-    feats = vgg(torch.rand(1, 3, 48, 48), ["relu1_2", "relu4_3", "relu5_1"])
+    x = torch.rand(1, 3, 48, 48)
+    feats = vgg(x, ["relu1_2", "relu4_3", "relu5_1"])
     assert feats["relu5_1"].shape == (1, 512, 3, 3)
+    # the batch norms are folded into the convs: the same features as the unfolded network
+    unfolded = VGG16Features(True, "relu5_1")
+    unfolded.load_state_dict({k: v for k, v in state.items() if k in unfolded.state_dict()}, strict=False)
+    reference = unfolded(x, ["relu4_3", "relu5_1"])
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in vgg.features)
+    for k, v in reference.items():
+        assert torch.allclose(feats[k], v, rtol=1e-4, atol=1e-4 * float(v.abs().max())), k
 
 
 def test_train_command_end_to_end(data, tmp_path):
