@@ -2,7 +2,7 @@
 
 The distance is the studio's (sum over relu1_2..relu4_3 of ‖G(x) − G(style)‖² / ‖G(style)‖², CRAFT VGG-16-BN), with
 the painting at the size the style was trained with. The photo's own distance is printed for scale.
-Usage: python bench/compare_gatys.py PHOTO GATYS_RESULT --style mosaic [--painting PATH]
+Usage: python bench/compare_gatys.py PHOTO GATYS_RESULT --style mosaic [--painting PATH] [--models-dir DIR]
 """
 
 from __future__ import annotations
@@ -31,9 +31,10 @@ def main() -> None:
     ap.add_argument("--style", default="mosaic")
     ap.add_argument("--painting", type=Path, default=None)
     ap.add_argument("--out", type=Path, default=None, help="also write the trained net's output here")
+    ap.add_argument("--models-dir", type=Path, action="append", default=[], help="styles not bundled")
     args = ap.parse_args()
     gatys = read_image(args.gatys)
-    net = Stylizer(args.style, device="cpu", size=min(gatys.shape[:2]))
+    net = Stylizer(args.style, device="cpu", size=min(gatys.shape[:2]), models_dirs=args.models_dir)
     painting = args.painting or HERE.parent.parent / "shared" / "data" / "styles" / net.model.get("style_image")
     style_size = json.loads(net.model.get("recipe", "{}")).get("style_size")
     vgg = load_vgg("craft", upto=STYLE_LAYERS[-1])

@@ -86,6 +86,7 @@ def test_export_from_checkpoint_obeys_the_runtime_contract(data, tmp_path):
     m = read_model(out)
     assert m.name == "stripes" and m.licence == "CC0" and m.get("iterations") == "2"
     assert "vgg.pth" in m.get("loss_network_weights") and m.get("recipe").startswith("{")
+    assert m.get("loss_network") == "vgg16"  # the test VGG file has no batch norms
 
 
 def test_bad_inputs_are_one_line_errors(data, tmp_path):

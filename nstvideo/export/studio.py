@@ -13,7 +13,7 @@ from nstvideo.errors import InputError, OutputError
 from nstvideo.export.nets import build_net
 from nstvideo.export.onnx_export import export_onnx
 from nstvideo.export.train import TrainConfig, Trainer, recipe
-from nstvideo.export.vgg import source_description
+from nstvideo.export.vgg import architecture_name, source_description
 from nstvideo.pipeline.runner import ProgressReporter
 
 log = logging.getLogger("nstvideo")
@@ -41,7 +41,7 @@ def style_metadata(
         "style_image": Path(str(cfg["style_image"])).name,
         "style_source": style_source,
         "style_licence": style_licence,
-        "loss_network": "vgg16",
+        "loss_network": architecture_name(str(cfg["vgg"])),
         "loss_network_weights": source_description(str(cfg["vgg"])),
         "recipe": recipe(TrainConfig(**{k: cfg[k] for k in TrainConfig.__dataclass_fields__ if k in cfg})),
         "iterations": str(steps),

@@ -177,6 +177,18 @@ def load_vgg(source: str = "imagenet", upto: str = DEEPEST, device: str | torch.
     return model.to(device)
 
 
+def architecture_name(source: str) -> str:
+    """torchvision's name for the loss network a weight source gives: vgg16, or vgg16_bn (CRAFT's is the BN one)."""
+    if source in ("craft", "imagenet"):
+        return "vgg16_bn" if source == "craft" else "vgg16"
+    try:
+        state = torch.load(source, map_location="cpu", weights_only=True)
+    except Exception:
+        return "vgg16"
+    state = state.get("state_dict", state) if isinstance(state, dict) else {}
+    return "vgg16_bn" if "features.1.running_mean" in state else "vgg16"
+
+
 def source_description(source: str) -> str:
     """Human text for model metadata: where the loss network's weights came from."""
     if source == "craft":
