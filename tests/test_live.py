@@ -6,6 +6,7 @@ What cannot run here is skipped with the reason: a real webcam, a GUI OpenCV win
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -132,12 +133,13 @@ def test_stale_frames_are_dropped_when_inference_is_slower(models_dir: Path, cli
     assert s["shown"] <= s["processed"]
 
 
-def test_stream_udp_is_decodable_h264_mpegts(models_dir: Path, clip: Path) -> None:
+@contextlib.contextmanager
+def udp_receiver() -> Iterator[tuple[int, list[bytes]]]:
+    """A UDP socket on loopback, bound before any sender starts (so nothing is lost), collecting datagrams."""
     rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-    rx.bind(("127.0.0.1", 0))  # bound before the sender starts: nothing is lost
+    rx.bind(("127.0.0.1", 0))
     rx.settimeout(0.2)
-    port = rx.getsockname()[1]
     datagrams: list[bytes] = []
     done = threading.Event()
 
@@ -151,20 +153,29 @@ def test_stream_udp_is_decodable_h264_mpegts(models_dir: Path, clip: Path) -> No
     t = threading.Thread(target=receive, daemon=True)
     t.start()
     try:
-        # --loop + --max-frames: enough frames are sent however many a loaded machine drops (newest wins)
-        r = webcam(models_dir, "--camera", clip, "--no-window", "--loop", "--max-frames", "60",
-                   "--stream", f"udp://127.0.0.1:{port}")  # fmt: skip
+        yield rx.getsockname()[1], datagrams
         time.sleep(0.3)
     finally:
         done.set()
         t.join()
         rx.close()
+
+
+def decode_ts(datagrams: list[bytes]) -> list[av.VideoFrame]:
+    with av.open(io.BytesIO(b"".join(datagrams)), format="mpegts") as c:
+        assert c.streams.video[0].codec_context.name == "h264"
+        return list(c.decode(video=0))
+
+
+def test_stream_udp_is_decodable_h264_mpegts(models_dir: Path, clip: Path) -> None:
+    with udp_receiver() as (port, datagrams):
+        # --loop + --max-frames: enough frames are sent however many a loaded machine drops (newest wins)
+        r = webcam(models_dir, "--camera", clip, "--no-window", "--loop", "--max-frames", "60",
+                   "--stream", f"udp://127.0.0.1:{port}")  # fmt: skip
     assert_ok(r)
     assert datagrams
     assert all(len(d) % 188 == 0 and len(d) <= 1316 for d in datagrams)  # whole TS packets, pkt_size 1316
-    with av.open(io.BytesIO(b"".join(datagrams)), format="mpegts") as c:
-        assert c.streams.video[0].codec_context.name == "h264"
-        frames = list(c.decode(video=0))
+    frames = decode_ts(datagrams)
     assert len(frames) >= 40
     assert {(f.width, f.height) for f in frames} == {(64, 48)}
     keys = [i for i, f in enumerate(frames) if f.key_frame]
@@ -470,45 +481,20 @@ def wait_for(check: Callable[[], Any], timeout: float = 20) -> Any:
 
 
 def test_preview_window_shows_the_overlay_and_obeys_hotkeys(models_dir: Path, tmp_path: Path, x_display: str) -> None:
-    """The real window on a real (virtual) X server: real key events in, a screenshot out."""
+    """The real window on a real (virtual) X server: real key events in, a screenshot out; a recording and a
+    network stream run from the same pipeline at the same time."""
     cam = make_clip(tmp_path / "grey.mp4", width=320, height=240, frames=48, fps=24, pattern="grey")
     screen = XScreen(x_display)
-    cmd = [sys.executable, "-m", "nstvideo", "webcam", "--models-dir", str(models_dir), "--style", "tiny",
-           "--camera", str(cam), "--loop", "--output-dir", str(tmp_path)]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**screen.env, **WIDE})  # fmt: skip
-    try:
-        window = screen.find_window("nstvideo", proc)
-        screen.press(window, "space")  # the original: flat grey, with the overlay over it
-
-        def status_overlay() -> np.ndarray | None:
-            img = screen.shot(window)
-            plain = img[img.shape[0] // 2 :, img.shape[1] // 2 :]  # below and right of the overlay
-            return img if abs(float(plain.mean()) - 128) < 8 and overlay_box_height(img) > 10 else None
-
-        img = wait_for(status_overlay)
-        assert img is not None, "the window never showed the original frames with the status overlay"
-        assert img.shape[:2] == (240, 320), f"the window should open at the frame's size, not {img.shape[:2]}"
-        status_rows = overlay_box_height(img)
-        box = img[8 : 8 + status_rows, 14:]
-        assert (box > 200).all(axis=2).sum() > 50, "no white text in the overlay box"
-
-        screen.press(window, "h")
-        help_rows = wait_for(
-            lambda: (lambda n: n if n > 3 * status_rows else 0)(overlay_box_height(screen.shot(window)))
-        )
-        assert help_rows > 3 * status_rows, f"help overlay not shown ({help_rows} rows vs {status_rows})"
-
-        screen.press(window, "s")
-        snapshots = wait_for(lambda: sorted(tmp_path.glob("nstvideo-tiny-*.png")))
-        assert len(snapshots) == 1, "the s hotkey wrote no snapshot"
-
-        screen.press(window, "q")
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    rec = tmp_path / "rec.mp4"
+    with contextlib.ExitStack() as stack:
+        port, datagrams = stack.enter_context(udp_receiver())
+        cmd = [sys.executable, "-m", "nstvideo", "webcam", "--models-dir", str(models_dir), "--style", "tiny",
+               "--camera", str(cam), "--loop", "--output-dir", str(tmp_path), "--record", str(rec),
+               "--stream", f"udp://127.0.0.1:{port}"]  # fmt: skip
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env={**screen.env, **WIDE})  # fmt: skip
+        stack.callback(_reap, proc)
+        out, err, snapshots = _drive_window(screen, proc, tmp_path)
     r = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
     assert_ok(r)
     assert "preview window open" in err
@@ -516,3 +502,43 @@ def test_preview_window_shows_the_overlay_and_obeys_hotkeys(models_dir: Path, tm
     snap = cv2.imread(str(snapshots[0]))
     assert snap.shape == (240, 320, 3)
     assert abs(float(snap.mean()) - 128) < 8, "the snapshot is the shown frame (the original, no overlay)"
+    n, w, h = frame_count(rec)
+    assert n >= 2 and (w, h) == (320, 240), "the recording ran beside the window"
+    streamed = decode_ts(datagrams)
+    assert len(streamed) >= 2 and {(f.width, f.height) for f in streamed} == {(320, 240)}
+
+
+def _reap(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.communicate()
+
+
+def _drive_window(screen: XScreen, proc: subprocess.Popen, folder: Path) -> tuple[str, str, list[Path]]:
+    """Show the original (space), check the status overlay, open the help (h), snapshot (s), quit (q)."""
+    window = screen.find_window("nstvideo", proc)
+    screen.press(window, "space")  # the original: flat grey, with the overlay over it
+
+    def status_overlay() -> np.ndarray | None:
+        img = screen.shot(window)
+        plain = img[img.shape[0] // 2 :, img.shape[1] // 2 :]  # below and right of the overlay
+        return img if abs(float(plain.mean()) - 128) < 8 and overlay_box_height(img) > 10 else None
+
+    img = wait_for(status_overlay)
+    assert img is not None, "the window never showed the original frames with the status overlay"
+    assert img.shape[:2] == (240, 320), f"the window should open at the frame's size, not {img.shape[:2]}"
+    status_rows = overlay_box_height(img)
+    box = img[8 : 8 + status_rows, 14:]
+    assert (box > 200).all(axis=2).sum() > 50, "no white text in the overlay box"
+
+    screen.press(window, "h")
+    help_rows = wait_for(lambda: (lambda n: n if n > 3 * status_rows else 0)(overlay_box_height(screen.shot(window))))
+    assert help_rows > 3 * status_rows, f"help overlay not shown ({help_rows} rows vs {status_rows})"
+
+    screen.press(window, "s")
+    snapshots = wait_for(lambda: sorted(folder.glob("nstvideo-tiny-*.png")))
+    assert len(snapshots) == 1, "the s hotkey wrote no snapshot"
+
+    screen.press(window, "q")
+    out, err = proc.communicate(timeout=30)
+    return out, err, snapshots
