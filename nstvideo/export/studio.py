@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from nstvideo.errors import InputError, OutputError
+from nstvideo.errors import InputError, Interrupted, OutputError
 from nstvideo.export.nets import build_net
 from nstvideo.export.onnx_export import export_onnx
 from nstvideo.export.train import TrainConfig, Trainer, recipe
@@ -94,8 +94,7 @@ def export_checkpoint(
         style_source=style_source, recommended_size=recommended_size, steps=int(state["step"]),
         elapsed=float(state.get("elapsed", 0.0)), device=str(cfg.get("device_used", cfg.get("device", "?"))),
     )  # fmt: skip
-    diff = export_onnx(net, out, meta, overwrite=overwrite)
-    log.info("exported %s (parity max diff %d grey level%s)", out, diff, "" if diff == 1 else "s")
+    export_onnx(net, out, meta, overwrite=overwrite)  # logs the file, its size and the parity it checked
     return out
 
 
@@ -126,9 +125,14 @@ def train_style(**kw: Any) -> Path:
     finally:
         if bar is not None:
             bar.close()
-    if trainer.step < cfg.iterations:
-        log.warning("stopped at step %d of %d; resume with --resume", trainer.step, cfg.iterations)
-        return ckpt
+    if trainer.stopped_by is not None and trainer.step < cfg.iterations:
+        stopped = Interrupted(trainer.stopped_by)  # exit 130/143 as everywhere, but nothing is lost here
+        stopped.message = (
+            stopped.message.split(";")[0]
+            + f" at step {trainer.step} of {cfg.iterations}; "
+            + (f"checkpoint saved to {ckpt}: add --resume to continue")
+        )
+        raise stopped
     out = out_dir / f"{cfg.name}.onnx"
     export_checkpoint(ckpt, out, name=cfg.name, overwrite=True, **export_kw)
     return out

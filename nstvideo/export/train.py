@@ -171,7 +171,7 @@ class Trainer:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.started = time.time()
         self.elapsed_before = 0.0
-        self._stop = False
+        self.stopped_by: int | None = None  # the signal that stopped the run, if one did
 
     @property
     def checkpoint_path(self) -> Path:
@@ -223,7 +223,7 @@ class Trainer:
         return {k: float(v.detach()) for k, v in terms.items()}
 
     def _on_signal(self, signum: int, frame: object) -> None:  # noqa: ARG002
-        self._stop = True
+        self.stopped_by = signum
 
     def run(self) -> Path:
         """Train until `iterations` (or a signal, which checkpoints and stops); returns the checkpoint."""
@@ -252,7 +252,7 @@ class Trainer:
                         self.save_checkpoint()
                     if self.step % cfg.preview_every == 0 and cfg.preview_images:
                         self.save_preview()
-                    if self._stop:
+                    if self.stopped_by is not None:
                         log.warning("stopping at step %d on signal; checkpoint saved", self.step)
                         break
         finally:

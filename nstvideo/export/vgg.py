@@ -149,44 +149,72 @@ def craft_state_dict(path: Path | None = None) -> dict[str, torch.Tensor]:
     return out
 
 
-def load_vgg(source: str = "imagenet", upto: str = DEEPEST, device: str | torch.device = "cpu") -> VGG16Features:
-    """The loss network from `source`: 'imagenet' (torchvision URL, cached), 'craft' (offline) or a .pth path."""
+def _raw_state(source: str) -> tuple[dict[str, torch.Tensor], str]:
+    """The unconverted weights of `source` and a name for them in errors."""
     if source == "craft":
-        model = _load_state(VGG16Features(True, upto, "craft"), craft_state_dict(), "craft_mlt_25k.pth")
-    elif source == "imagenet":
+        return craft_state_dict(), "craft_mlt_25k.pth"
+    if source == "imagenet":
         try:
-            state = torch.hub.load_state_dict_from_url(IMAGENET_URL, map_location="cpu", progress=True)
+            return torch.hub.load_state_dict_from_url(
+                IMAGENET_URL, map_location="cpu", progress=True
+            ), "torchvision vgg16"
         except Exception as exc:  # network errors come in many types (URLError, OSError, HTTPError)
             raise NstError(
                 f"could not download the ImageNet VGG-16 weights ({type(exc).__name__})",
                 "connect to the internet once (they are cached), or use --vgg craft (offline) or --vgg PATH.pth",
             ) from exc
-        model = _load_state(VGG16Features(False, upto, "imagenet"), state, "torchvision vgg16")
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise InputError(f"VGG weights file {path} not found", f"--vgg takes {', '.join(SOURCES)} or a .pth path")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise InputError(f"cannot read VGG weights {path}: {exc}", "give a torch state dict (.pth)") from exc
-        if isinstance(state, dict) and "state_dict" in state:
-            state = state["state_dict"]
-        batch_norm = any(k.startswith("features.1.running_mean") for k in state)
-        model = _load_state(VGG16Features(batch_norm, upto, str(path)), state, str(path))
-    return model.to(device)
+    path = Path(source)
+    if not path.is_file():
+        raise InputError(f"VGG weights file {path} not found", f"--vgg takes {', '.join(SOURCES)} or a .pth path")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise InputError(f"cannot read VGG weights {path}: {exc}", "give a torch state dict (.pth)") from exc
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    return state, str(path)
+
+
+def _has_batch_norm(state: dict[str, torch.Tensor]) -> bool:
+    return "features.1.running_mean" in state
+
+
+def load_vgg(source: str = "imagenet", upto: str = DEEPEST, device: str | torch.device = "cpu") -> VGG16Features:
+    """The loss network from `source`: 'imagenet' (torchvision URL, cached), 'craft' (offline) or a .pth path."""
+    state, origin = _raw_state(source)
+    return _load_state(VGG16Features(_has_batch_norm(state), upto, source), state, origin).to(device)
+
+
+def save_loss_network(path: str | Path, source: str = "craft", upto: str = DEEPEST) -> Path:
+    """The loss network's weights alone, fp16, with where they came from: small enough to carry to a GPU machine
+    (VGG-16-BN to relu5_1: 20 MB), and `--vgg PATH` then records the original source in each model's metadata."""
+    state, origin = _raw_state(source)
+    model = VGG16Features(_has_batch_norm(state), upto, source)
+    needed = [k for k in model.state_dict() if k.startswith("features.")]
+    _load_state(model, state, origin)  # refuses missing or mis-shaped weights before anything is written
+    half = {k: state[k].half() if state[k].is_floating_point() else state[k] for k in needed}
+    torch.save({"state_dict": half, "source": source_description(source)}, path)
+    return Path(path)
+
+
+def _read_pth(path: str) -> dict:
+    """A local weights file as {'state_dict': ..., 'source': text or None}; {} if it cannot be read."""
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        return {}
+    if not isinstance(raw, dict):
+        return {}
+    if isinstance(raw.get("state_dict"), dict):
+        return {"state_dict": raw["state_dict"], "source": raw.get("source")}
+    return {"state_dict": raw, "source": None}
 
 
 def architecture_name(source: str) -> str:
     """torchvision's name for the loss network a weight source gives: vgg16, or vgg16_bn (CRAFT's is the BN one)."""
     if source in ("craft", "imagenet"):
         return "vgg16_bn" if source == "craft" else "vgg16"
-    try:
-        state = torch.load(source, map_location="cpu", weights_only=True)
-    except Exception:
-        return "vgg16"
-    state = state.get("state_dict", state) if isinstance(state, dict) else {}
-    return "vgg16_bn" if "features.1.running_mean" in state else "vgg16"
+    return "vgg16_bn" if _has_batch_norm(_read_pth(source).get("state_dict", {})) else "vgg16"
 
 
 def source_description(source: str) -> str:
@@ -198,6 +226,9 @@ def source_description(source: str) -> str:
         )
     if source == "imagenet":
         return f"torchvision VGG-16 ImageNet weights ({IMAGENET_URL})"
+    recorded = _read_pth(source).get("source")  # a file written by save_loss_network says where it came from
+    if recorded:
+        return f"{recorded}; carried as {Path(source).name}"
     return f"VGG-16 weights from {Path(source).name}"
 
 

@@ -1,0 +1,121 @@
+"""On the lent GPU machine: train several styles at once (one process each, sharing the GPU), stop them all with
+a checkpoint before the call's limit, export what each reached, and pack ONNX files, loss CSVs, previews and logs
+into at most 8 archives under $OUT (the device returns at most 8 files of 16 MiB).
+
+Run from the checkout root with .carry/studio carried (made here by bench/gpu/prepare_carry.py):
+    python3 bench/gpu/train_styles.py --styles starry-night udnie --iterations 2000 --budget 420
+A second call on a still-warm machine resumes from runs/gpu/ (checkpoints stay there); a fresh machine starts over.
+Style titles, artists and licences come from bench/gpu/styles.tsv. Prints steps/s per style for bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+# The CPU recipe at the GPU's natural crop: a starting point for the one-time GPU tuning (issue: studio).
+RECIPE = "--arch johnson-skip --image-size 256 --style-size 512 --batch-size 4 --style-weight 20"
+MAX_FILE = 15 * 2**20
+
+
+def style_table() -> dict[str, dict[str, str]]:
+    with open(HERE / "styles.tsv", newline="") as f:
+        return {row["name"]: row for row in csv.DictReader(f, delimiter="\t")}
+
+
+def metadata_args(row: dict[str, str]) -> list[str]:
+    return ["--title", row["title"], "--artist", row["artist"], "--style-licence", row["licence"],
+            "--style-source", row["source"]]  # fmt: skip
+
+
+def checkpoint_progress(path: Path) -> tuple[int, float]:
+    """(step, training seconds) from a trainer checkpoint; (0, 0) if there is none."""
+    if not path.exists():
+        return 0, 0.0
+    import torch
+
+    state = torch.load(path, map_location="cpu", weights_only=False)  # our own file: it holds RNG states too
+    return int(state["step"]), float(state.get("elapsed", 0.0))
+
+
+def main() -> None:
+    table = style_table()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--styles", nargs="+", default=[n for n in table if table[n]["licence"].startswith("public")])
+    ap.add_argument("--iterations", type=int, default=2000)
+    ap.add_argument("--budget", type=float, default=420, help="seconds of training in this call")
+    ap.add_argument("--recipe", default=RECIPE, help="extra `nstvideo train` options, one string")
+    ap.add_argument("--carry", type=Path, default=ROOT / ".carry" / "studio")
+    ap.add_argument("--runs", type=Path, default=ROOT / "runs" / "gpu")
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", ROOT / "out" / "gpu")))
+    args = ap.parse_args()
+    unknown = [s for s in args.styles if s not in table]
+    if unknown:
+        raise SystemExit(f"error: unknown style {unknown[0]!r}\nhint: one of {', '.join(table)}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    vgg = args.carry / "vgg16_bn-craft-fp16.pth"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    nst = [sys.executable, "-m", "nstvideo"]
+
+    procs: dict[str, subprocess.Popen] = {}
+    started = time.monotonic()
+    for name in args.styles:
+        run = args.runs / name
+        run.mkdir(parents=True, exist_ok=True)
+        resume = ["--resume"] if (run / f"{name}.ckpt").exists() else []
+        cmd = [*nst, "train", "--style-image", str(args.carry / "styles" / f"{name}.jpg"), "--name", name,
+               "--data", str(args.carry / "content"), "--out-dir", str(run), "--vgg", str(vgg),
+               "--device", args.device, "--iterations", str(args.iterations), "--checkpoint-every", "250",
+               "--workers", "2", *shlex.split(args.recipe), *metadata_args(table[name]), *resume]  # fmt: skip
+        log = open(run / "train.log", "a")  # noqa: SIM115 - closed with the process below
+        procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        log.close()
+    deadline = started + args.budget
+    while any(p.poll() is None for p in procs.values()) and time.monotonic() < deadline:
+        time.sleep(1)
+    for p in procs.values():
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)  # the trainer saves a checkpoint and stops
+    for p in procs.values():
+        p.wait(timeout=120)
+    wall = time.monotonic() - started
+
+    print(f"{len(procs)} styles in parallel for {wall:.0f} s on {args.device}; recipe: {args.recipe}")
+    print("| style | steps | steps/s | finished | exported |")
+    print("| --- | ---: | ---: | --- | --- |")
+    packs: list[list[Path]] = [[]]
+    for name in args.styles:
+        run = args.runs / name
+        onnx = run / f"{name}.onnx"
+        finished = procs[name].returncode == 0  # it ran all its iterations and exported; 130: stopped by SIGINT
+        if not finished and (run / f"{name}.ckpt").exists():
+            subprocess.run([*nst, "export", str(run / f"{name}.ckpt"), str(onnx), "--overwrite",
+                            *metadata_args(table[name])], env=env, cwd=ROOT, check=False)  # fmt: skip
+        steps, seconds = checkpoint_progress(run / f"{name}.ckpt")
+        rate = steps / seconds if seconds > 0 else 0.0
+        print(f"| {name} | {steps} | {rate:.2f} | {'yes' if finished else 'no (checkpoint)'} | {onnx.exists()} |")
+        files = [f for f in (onnx, run / f"{name}.losses.csv", run / f"{name}.preview.jpg", run / "train.log")
+                 if f.exists()]  # fmt: skip
+        if sum(f.stat().st_size for f in packs[-1] + files) > MAX_FILE:
+            packs.append([])
+        packs[-1].extend(files)
+    for i, files in enumerate(p for p in packs if p):
+        with tarfile.open(args.out / f"styles-{i + 1}.tar", "w") as tar:
+            for f in files:
+                tar.add(f, arcname=f"{f.parent.name}/{f.name}")
+    print(f"packed into {sum(1 for p in packs if p)} archive(s) in {args.out}")
+
+
+if __name__ == "__main__":
+    main()
