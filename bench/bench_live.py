@@ -1,8 +1,7 @@
-"""Live-path speed: sustained fps and capture->display latency of `nstvideo webcam`, with a generated
+"""Live-path speed: sustained fps and capture->display latency of `nstvideo webcam`, headless, with a generated
 clip playing the camera at 30 fps (so no webcam is needed and runs are repeatable).
 
 Usage: python bench/bench_live.py [--style NAME] [--models-dir DIR] [--seconds 10] [--device auto] [--size N]
-       [--window]   (headless by default; with --window under Xvfb: xvfb-run -a python bench/bench_live.py --window)
 Default style: the fastest installed one (timed on a 640x360 frame). Prints markdown rows for bench/RESULTS.md.
 A camera at 30 fps caps the sustained rate at 30; latency is from the frame's arrival to its hand-off for display.
 """
@@ -76,7 +75,7 @@ def main() -> None:
     args = ap.parse_args()
     logging.getLogger("nstvideo").setLevel(logging.WARNING)
     style = args.style or fastest_style(args.models_dir, args.device)
-    print(f"style {style}, device {args.device}, --size {args.size or 'style default'}, window {args.window}; "
+    print(f"style {style}, device {args.device}, --size {args.size or 'style default'}; "
           f"{platform.processor() or platform.machine()}, Python {platform.python_version()}")  # fmt: skip
     rows = []
     with tempfile.TemporaryDirectory() as d:
@@ -92,7 +91,7 @@ def main() -> None:
             frames = max(10, min(int(args.seconds / per_frame), int(args.seconds * FPS)))
             opts = LiveOptions(
                 camera=str(clip), style=style, size=args.size, device=args.device, models_dirs=args.models_dir,
-                window=args.window, loop=True, max_frames=frames, preload=False,
+                window=False, loop=True, max_frames=frames, preload=False,
             )  # fmt: skip
             stats = run_live(opts)
             skip = min(len(stats.latencies_ms) // 10, FPS)  # leave out the warm-up frames
