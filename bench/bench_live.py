@@ -69,9 +69,6 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--size", type=int, default=None, help="processing short side (default: the style's)")
     ap.add_argument("--seconds", type=float, default=10.0, help="per camera size")
-    ap.add_argument(
-        "--window", action="store_true", help="show the preview window too (needs a display, e.g. xvfb-run)"
-    )
     args = ap.parse_args()
     logging.getLogger("nstvideo").setLevel(logging.WARNING)
     style = args.style or fastest_style(args.models_dir, args.device)
