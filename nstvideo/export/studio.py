@@ -108,11 +108,15 @@ def train_style(**kw: Any) -> Path:
     cfg = TrainConfig(out_dir=out_dir, **kw)
     bar: ProgressReporter | None = None
 
+    first_step: int | None = None
+
     def progress(step: int, total: int, terms: dict[str, float]) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = ProgressReporter(f"training {cfg.name}", total, unit="steps", interval=30)
-        bar.update(step)
+        nonlocal bar, first_step
+        if bar is None:  # after a resume, rate and ETA count only this run's steps
+            first_step = step - 1
+            bar = ProgressReporter(f"training {cfg.name} (from step {first_step})" if first_step else
+                                   f"training {cfg.name}", total - first_step, unit="steps", interval=30)  # fmt: skip
+        bar.update(step - (first_step or 0))
         if step % 50 == 0:
             log.debug("step %d: %s", step, {k: round(v, 4) for k, v in terms.items()})
 
