@@ -56,11 +56,11 @@ class ProcessingError(NstError):
 class Interrupted(NstError):
     """Stopped by a signal; partial output has been removed."""
 
-    def __init__(self, signum: int) -> None:
+    def __init__(self, signum: int, detail: str = "partial output removed") -> None:
         import signal
 
         name = signal.Signals(signum).name
-        super().__init__(f"interrupted by {name}; partial output removed")
+        super().__init__(f"interrupted by {name}" + (f"; {detail}" if detail else ""))
         self.exit_code = EXIT_SIGTERM if signum == signal.SIGTERM else EXIT_SIGINT
 
 

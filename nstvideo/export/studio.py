@@ -108,21 +108,19 @@ def train_style(**kw: Any) -> Path:
     cfg = TrainConfig(out_dir=out_dir, **kw)
     bar: ProgressReporter | None = None
 
-    first_step: int | None = None
-
     def progress(step: int, total: int, terms: dict[str, float]) -> None:
-        nonlocal bar, first_step
+        nonlocal bar
         if bar is None:  # after a resume, rate and ETA count only this run's steps
-            first_step = step - 1
-            bar = ProgressReporter(f"training {cfg.name} (from step {first_step})" if first_step else
-                                   f"training {cfg.name}", total - first_step, unit="steps", interval=30)  # fmt: skip
-        bar.update(step - (first_step or 0))
+            title = f"training {cfg.name}" + (f" (from step {start})" if start else "")
+            bar = ProgressReporter(title, total - start, unit="steps", interval=30)
+        bar.update(step - start)
         if step % 50 == 0:
             log.debug("step %d: %s", step, {k: round(v, 4) for k, v in terms.items()})
 
     trainer = Trainer(cfg, progress)
     if resume:
         trainer.resume()
+    start = trainer.step
     log.info("training %s on %s: %d photos, %d steps", cfg.name, trainer.device, len(trainer.files), cfg.iterations)
     try:
         ckpt = trainer.run()
@@ -130,13 +128,10 @@ def train_style(**kw: Any) -> Path:
         if bar is not None:
             bar.close()
     if trainer.stopped_by is not None and trainer.step < cfg.iterations:
-        stopped = Interrupted(trainer.stopped_by)  # exit 130/143 as everywhere, but nothing is lost here
-        stopped.message = (
-            stopped.message.split(";")[0]
-            + f" at step {trainer.step} of {cfg.iterations}; "
-            + (f"checkpoint saved to {ckpt}: add --resume to continue")
+        raise Interrupted(  # exit 130/143 as everywhere, but nothing is lost here
+            trainer.stopped_by,
+            f"stopped at step {trainer.step} of {cfg.iterations}; checkpoint saved to {ckpt}: add --resume to continue",
         )
-        raise stopped
     out = out_dir / f"{cfg.name}.onnx"
     export_checkpoint(ckpt, out, name=cfg.name, overwrite=True, **export_kw)
     return out

@@ -376,9 +376,7 @@ class LiveInterrupted(Interrupted):
     """Stopped by a signal; unlike a file run, recordings are kept (finalised), so the message says that."""
 
     def __init__(self, signum: int, saved: Sequence[Path]) -> None:
-        super().__init__(signum)
-        name = self.message.split(";")[0]
-        self.message = name + (f"; saved {', '.join(map(str, saved))}" if saved else "")
+        super().__init__(signum, f"saved {', '.join(map(str, saved))}" if saved else "")
 
 
 def _check_options(opts: LiveOptions) -> None:
