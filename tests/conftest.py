@@ -56,3 +56,10 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
     return subprocess.run(
         [sys.executable, "-m", "nstvideo", *args], capture_output=True, text=True, env=full_env, timeout=timeout, **kw
     )
+
+
+def reap(proc: subprocess.Popen) -> None:
+    """Kill a CLI subprocess a failed test left running, and collect its pipes."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.communicate()

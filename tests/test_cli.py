@@ -22,10 +22,10 @@ import pytest
 
 try:  # tests/ may or may not be a package
     from tests.clips import make_audio_only, make_clip, make_garbage, make_truncated
-    from tests.conftest import run_cli
+    from tests.conftest import reap, run_cli
 except ModuleNotFoundError:
     from clips import make_audio_only, make_clip, make_garbage, make_truncated  # type: ignore[no-redef]
-    from conftest import run_cli  # type: ignore[no-redef]
+    from conftest import reap, run_cli  # type: ignore[no-redef]
 
 WIDE = {"COLUMNS": "200"}  # rich wraps tables at 80 columns when stdout is not a terminal
 
@@ -508,9 +508,7 @@ def test_signal_stops_and_removes_partial_output(
         proc.send_signal(signum)
         _, stderr = proc.communicate(timeout=30)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        reap(proc)
     assert proc.returncode == code, stderr
     assert "Traceback" not in stderr
     assert any(line.startswith("error: ") for line in stderr.splitlines()), stderr

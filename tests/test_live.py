@@ -33,10 +33,10 @@ from nstvideo.pipeline.sinks import ffmpeg_protocols, opencv_gui
 
 try:  # tests/ may or may not be a package
     from tests.clips import make_clip
-    from tests.conftest import run_cli
+    from tests.conftest import reap, run_cli
 except ModuleNotFoundError:
     from clips import make_clip  # type: ignore[no-redef]
-    from conftest import run_cli  # type: ignore[no-redef]
+    from conftest import reap, run_cli  # type: ignore[no-redef]
 
 WIDE = {"COLUMNS": "200"}  # rich wraps tables at 80 columns when stdout is not a terminal
 SUMMARY = re.compile(
@@ -199,9 +199,7 @@ def test_lost_stream_camera_exits_cleanly(models_dir: Path, clip: Path) -> None:
         assert_ok(sender)
         out, err = receiver.communicate(timeout=30)
     finally:
-        if receiver.poll() is None:
-            receiver.kill()
-            receiver.communicate()
+        reap(receiver)
     r = subprocess.CompletedProcess(cmd, receiver.returncode, out, err)
     assert_error(r, 1, "stopped delivering frames")
     assert "retrying" in err
@@ -222,9 +220,7 @@ def test_sigterm_finalises_the_recording(models_dir: Path, clip: Path, tmp_path:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        reap(proc)
     assert_error(subprocess.CompletedProcess(cmd, proc.returncode, out, err), 143, "SIGTERM", str(rec), hint=False)
     assert frame_count(rec)[0] >= 5
     assert leftovers(tmp_path) == []
@@ -493,7 +489,7 @@ def test_preview_window_shows_the_overlay_and_obeys_hotkeys(models_dir: Path, tm
                "--stream", f"udp://127.0.0.1:{port}"]  # fmt: skip
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env={**screen.env, **WIDE})  # fmt: skip
-        stack.callback(_reap, proc)
+        stack.callback(reap, proc)
         out, err, snapshots = _drive_window(screen, proc, tmp_path)
     r = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
     assert_ok(r)
@@ -506,12 +502,6 @@ def test_preview_window_shows_the_overlay_and_obeys_hotkeys(models_dir: Path, tm
     assert n >= 2 and (w, h) == (320, 240), "the recording ran beside the window"
     streamed = decode_ts(datagrams)
     assert len(streamed) >= 2 and {(f.width, f.height) for f in streamed} == {(320, 240)}
-
-
-def _reap(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.kill()
-        proc.communicate()
 
 
 def _drive_window(screen: XScreen, proc: subprocess.Popen, folder: Path) -> tuple[str, str, list[Path]]:

@@ -171,7 +171,7 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes(data, tmp_path):
     import sys
     import time
 
-    from tests.conftest import run_cli
+    from tests.conftest import reap, run_cli
 
     out = tmp_path / "run"
     args = ["train", "--style-image", str(data["style"]), "--name", "stripes", "--data", str(data["photos"]),
@@ -186,9 +186,7 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes(data, tmp_path):
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        reap(proc)
     assert proc.returncode == 130, err
     errors = [line for line in err.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and "SIGINT" in errors[0] and "--resume" in errors[0], err
