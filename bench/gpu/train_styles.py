@@ -78,7 +78,7 @@ def main() -> None:
                "--data", str(args.carry / "content"), "--out-dir", str(run), "--vgg", str(vgg),
                "--device", args.device, "--iterations", str(args.iterations), "--checkpoint-every", "250",
                "--workers", "2", *shlex.split(args.recipe), *metadata_args(table[name]), *resume]  # fmt: skip
-        log = open(run / "train.log", "a")  # noqa: SIM115 - closed with the process below
+        log = open(run / "train.log", "a")  # noqa: SIM115 - the child keeps its own copy; ours is closed below
         procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
         log.close()
     deadline = started + args.budget
