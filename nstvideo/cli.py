@@ -251,6 +251,9 @@ def train(
     seed: int = 0,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
     vgg: Annotated[str, typer.Option(help="Loss-network weights: imagenet | craft | PATH.pth.")] = "imagenet",
+    precision: Annotated[
+        str, typer.Option(help="auto (bf16 where the GPU or CPU computes it natively) | bf16 | fp32.")
+    ] = "auto",
     resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT_DIR/NAME.ckpt.")] = False,
     checkpoint_every: Annotated[int, typer.Option("--checkpoint-every")] = 200,
     preview: Annotated[list[Path] | None, typer.Option(help="Photo to preview every checkpoint (repeatable).")] = None,

@@ -45,8 +45,9 @@ def config(files: dict[str, Path], out: Path, iterations: int, **kw) -> TrainCon
     return TrainConfig(**(base | kw))
 
 
-def test_loss_goes_down(data, tmp_path):
-    t = Trainer(config(data, tmp_path, 25))
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_loss_goes_down(data, tmp_path, precision):
+    t = Trainer(config(data, tmp_path, 25, precision=precision, lr=1e-3))
     batch = torch.from_numpy(
         np.stack([cv2.imread(str(p))[:32, :32, ::-1] for p in sorted(data["photos"].iterdir())[:4]])
     )
@@ -89,6 +90,15 @@ def test_export_from_checkpoint_obeys_the_runtime_contract(data, tmp_path):
     assert m.get("loss_network") == "vgg16"  # the test VGG file has no batch norms
 
 
+def test_precision_is_chosen_by_the_hardware_and_recorded(data, tmp_path):
+    """auto means bf16 only where it is native (CUDA, AVX512-BF16/AMX CPUs); the file says which one trained it."""
+    for precision in ("fp32", "bf16"):
+        ckpt = Trainer(config(data, tmp_path / precision, 2, precision=precision)).run()
+        assert read_model(export_checkpoint(ckpt, tmp_path / f"{precision}.onnx")).get("precision") == precision
+    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    assert Trainer(config(data, tmp_path / "auto", 1)).precision_name == ("bf16" if native else "fp32")
+
+
 def test_bad_inputs_are_one_line_errors(data, tmp_path):
     with pytest.raises(InputError, match="not found"):
         Trainer(config(data, tmp_path, 2, style_image=tmp_path / "nope.jpg"))
@@ -101,7 +111,8 @@ def test_bad_inputs_are_one_line_errors(data, tmp_path):
     (tmp_path / "junk.jpg").write_text("not an image")
     with pytest.raises(InputError, match="cannot read"):
         Trainer(config(data, tmp_path, 2, style_image=tmp_path / "junk.jpg"))
-    for bad in ({"checkpoint_every": 0}, {"lr": -1.0}, {"style_weight": -1.0}, {"arch": "nope"}, {"image_size": 8}):
+    for bad in ({"checkpoint_every": 0}, {"lr": -1.0}, {"style_weight": -1.0}, {"arch": "nope"}, {"image_size": 8},
+                {"precision": "fp8"}):  # fmt: skip
         with pytest.raises(UsageError):
             Trainer(config(data, tmp_path, 2, **bad))
 

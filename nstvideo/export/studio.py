@@ -49,6 +49,7 @@ def style_metadata(
         "image_size": str(image_size),
         "data": f"{cfg.get('data_count', '?')} photos from {Path(str(cfg['data'])).name}",
         "trained_on": device,
+        "precision": str(cfg.get("precision_used", "unknown")),
         "train_seconds": f"{elapsed:.0f}",
         "recommended_size": str(recommended_size or max(256, 2 * image_size)),
         "exported": dt.date.today().isoformat(),
@@ -122,7 +123,10 @@ def train_style(**kw: Any) -> Path:
     if resume:
         trainer.resume()
     start = trainer.step
-    log.info("training %s on %s: %d photos, %d steps", cfg.name, trainer.device, len(trainer.files), cfg.iterations)
+    log.info(
+        "training %s on %s (%s): %d photos, %d steps",
+        cfg.name, trainer.device, trainer.precision_name, len(trainer.files), cfg.iterations,
+    )  # fmt: skip
     try:
         ckpt = trainer.run()
     finally:
