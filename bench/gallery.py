@@ -1,6 +1,7 @@
 """Make docs/gallery/: each bundled style on amber.jpg, tubingen.jpg and one Big Buck Bunny frame (small JPEGs).
 
-Usage: python bench/gallery.py [--shared ../shared/data] [--size 360]
+Usage: python bench/gallery.py [STYLE ...] [--shared ../shared/data] [--size 360] [--models-dir runs/STYLE]
+       [--out DIR]  (a candidate style: --models-dir runs/STYLE --out /tmp/look, to look before shipping)
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ def shrink(img: np.ndarray) -> np.ndarray:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("styles", nargs="*", help="style names (default: every bundled style)")
+    ap.add_argument("--models-dir", type=Path, action="append", default=[])
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--size", type=int, default=None, help="processing short side (default: each style's own)")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "gallery")
@@ -43,7 +46,7 @@ def main() -> None:
         "bunny": bunny_frame(),
     }
     # Only stylised outputs are written: the source photos are research data and stay out of the repo.
-    for m in list_styles():
+    for m in [m for m in list_styles(args.models_dir) if not args.styles or m.name in args.styles]:
         s = Stylizer(m, size=args.size, device="cpu")
         for name, img in inputs.items():
             path = args.out / f"{m.name}-{name}.jpg"
