@@ -63,3 +63,7 @@ def test_bundled_styles_obey_the_contract():
         if m.bundled:
             assert m.get("loss_network_weights"), f"{m.name} must say where its loss network came from"
             assert m.licence != "unknown" or m.name == "mosaic"
+    bundled = [m.path for m in list_styles() if m.bundled]
+    # the folder travels with every GPU call (64 MiB in all): fp16 weights keep each full net near 3.4 MB
+    assert sum(p.stat().st_size for p in bundled) <= 30e6
+    assert all(p.stat().st_size < 4e6 for p in bundled)
