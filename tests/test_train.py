@@ -174,9 +174,12 @@ def test_train_command_end_to_end(data, tmp_path):
     assert bad.returncode == 2 and bad.stderr.startswith("error:") and "Traceback" not in bad.stderr
 
 
-def test_ctrl_c_saves_a_checkpoint_and_resume_finishes(data, tmp_path):
-    """SIGINT mid-training: exit 130 with one line naming the step and --resume, a checkpoint, no .onnx; then
-    --resume runs the remaining steps and exports."""
+@pytest.mark.parametrize(("signame", "workers", "group"), [("SIGINT", 0, False), ("SIGTERM", 1, True)])
+def test_ctrl_c_saves_a_checkpoint_and_resume_finishes(data, tmp_path, signame, workers, group):
+    """SIGINT/SIGTERM mid-training: exit 130/143 with one line naming the step and --resume, a checkpoint, no .onnx;
+    then --resume runs the remaining steps and exports. Sent to the whole process group (a terminal's Ctrl-C,
+    `kill -- -PGID`), the signal also reaches the data-loading workers: the stop must still be clean."""
+    import os
     import signal
     import subprocess
     import sys
@@ -187,20 +190,23 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes(data, tmp_path):
     out = tmp_path / "run"
     args = ["train", "--style-image", str(data["style"]), "--name", "stripes", "--data", str(data["photos"]),
             "--out-dir", str(out), "--batch-size", "2", "--image-size", "32", "--arch", "lite",
-            "--vgg", str(data["vgg"]), "--workers", "0", "--device", "cpu", "--checkpoint-every", "5"]  # fmt: skip
+            "--vgg", str(data["vgg"]), "--workers", str(workers), "--device", "cpu",
+            "--checkpoint-every", "5"]  # fmt: skip
     proc = subprocess.Popen([sys.executable, "-m", "nstvideo", *args, "--iterations", "100000"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=group)  # fmt: skip
     try:
         deadline = time.monotonic() + 60
         while not (out / "stripes.losses.csv").exists() and time.monotonic() < deadline:  # a few steps done
             time.sleep(0.1)
-        proc.send_signal(signal.SIGINT)
+        sig = getattr(signal, signame)
+        os.killpg(proc.pid, sig) if group else proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
     finally:
         reap(proc)
-    assert proc.returncode == 130, err
+    assert proc.returncode == 128 + getattr(signal, signame), err
     errors = [line for line in err.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1 and "SIGINT" in errors[0] and "--resume" in errors[0], err
+    assert len(errors) == 1 and signame in errors[0] and "--resume" in errors[0], err
     assert "Traceback" not in err
     assert (out / "stripes.ckpt").exists() and not (out / "stripes.onnx").exists()
     step = int(errors[0].split(" at step ")[1].split()[0])

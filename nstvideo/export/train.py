@@ -99,6 +99,12 @@ def to_tensor(rgb: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float()
 
 
+def _leave_signals_to_the_trainer(worker_id: int) -> None:  # noqa: ARG001
+    """A terminal's Ctrl-C or `kill -- -PGID` reaches the loader's workers too; only the trainer decides to stop."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+
+
 class StepBatches(Dataset):
     """Batch `step` is a pure function of (seed, step), so resuming replays exactly the same data."""
 
@@ -251,7 +257,10 @@ class Trainer:
         cfg = self.cfg
         steps = range(self.step, cfg.iterations)
         data = StepBatches(self.files, steps, cfg.batch_size, cfg.image_size, cfg.seed)
-        loader = DataLoader(data, batch_size=None, shuffle=False, num_workers=cfg.workers, pin_memory=self.cuda)
+        loader = DataLoader(
+            data, batch_size=None, shuffle=False, num_workers=cfg.workers, pin_memory=self.cuda,
+            worker_init_fn=_leave_signals_to_the_trainer,
+        )  # fmt: skip
         csv_path = self.out_dir / f"{cfg.name}.losses.csv"
         new_csv = not csv_path.exists() or self.step == 0
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
