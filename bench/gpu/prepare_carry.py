@@ -1,15 +1,16 @@
 """Here, before a GPU session: pack what a studio run on the lent GPU machine needs into .carry/studio/ (ignored).
 
-The device gets no ../shared and at most 64 MiB per call, checkout included, so this copies the training photos
-(the held-out 50 stay behind), the style images, and the loss network as a 20 MB fp16 file that remembers it is
-CRAFT's VGG-16-BN (`--vgg .carry/studio/vgg16_bn-craft-fp16.pth` records that in each model's metadata).
-Then: `run` with carry [".carry/studio"] and the command `bash bench/gpu/train_styles.sh` (see that file).
-Usage: python bench/gpu/prepare_carry.py [--shared ../shared/data] [--out .carry/studio]
+The device gets no ../shared and at most 64 MiB per call, checkout included, so this copies the style images, the
+loss network as a 20 MB fp16 file that remembers it is CRAFT's VGG-16-BN, and as many training photos as fit beside
+the checkout (a fixed random subset when not all do; the held-out 50 stay behind) (`--vgg .carry/studio/vgg16_bn-craft-fp16.pth` records that in each model's metadata).
+Then: `run` with carry [".carry/studio"] and the command `python3 bench/gpu/train_styles.py ...` (see that file).
+Usage: python bench/gpu/prepare_carry.py [--shared ../shared/data] [--out .carry/studio] [--limit-mb 63]
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,6 +19,7 @@ from nstvideo.export.vgg import save_loss_network
 
 ROOT = Path(__file__).resolve().parents[2]
 LIMIT_MB = 64
+MIN_PHOTOS = 400  # fewer and a style overfits its photos within a GPU call's steps
 
 
 def size_mb(paths: list[Path]) -> float:
@@ -28,6 +30,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--out", type=Path, default=ROOT / ".carry" / "studio")
+    ap.add_argument("--limit-mb", type=float, default=LIMIT_MB - 1, help="checkout + carry, MiB (1 MiB spare)")
     args = ap.parse_args()
     if not (args.shared / "content").is_dir():
         raise SystemExit(f"error: {args.shared / 'content'} not found\nhint: pass --shared PATH/TO/shared/data")
@@ -36,21 +39,29 @@ def main() -> None:
     for d in (content, styles):
         shutil.rmtree(d, ignore_errors=True)
         d.mkdir(parents=True)
-    photos = [p for p in sorted((args.shared / "content").glob("*.jpg")) if p.name not in holdout]
-    for p in photos:
-        shutil.copyfile(p, content / p.name)  # real files: symlinks would not travel
     for p in sorted((args.shared / "styles").glob("*.jpg")):
         shutil.copyfile(p, styles / p.name)
     vgg = save_loss_network(args.out / "vgg16_bn-craft-fp16.pth", "craft", upto="relu5_1")
     tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
     checkout = size_mb([ROOT / f for f in tracked.decode().split("\0") if f])
+    # Photos fill what the checkout, styles and loss network leave: every bundled style makes the checkout bigger.
+    room = (args.limit_mb - checkout - size_mb(list(args.out.rglob("*")))) * 2**20
+    photos = [p for p in sorted((args.shared / "content").glob("*.jpg")) if p.name not in holdout]
+    random.Random(0).shuffle(photos)  # names group photos by source dataset: a cut must not drop whole sources
+    taken = 0
+    for p in photos:
+        room -= p.stat().st_size
+        if room < 0:
+            break
+        shutil.copyfile(p, content / p.name)  # real files: symlinks would not travel
+        taken += 1
+    if taken < MIN_PHOTOS:
+        raise SystemExit(f"error: only {taken} photos fit in {args.limit_mb} MiB\nhint: slim the checkout")
     carry = size_mb(list(args.out.rglob("*")))
-    print(f"{len(photos)} photos, {len(list(styles.iterdir()))} styles, {vgg.name} in {args.out}: {carry:.1f} MiB")
+    left = f" ({len(photos) - taken} left out to fit)" if taken < len(photos) else ""
+    print(f"{taken} photos{left}, {len(list(styles.iterdir()))} styles, {vgg.name} in {args.out}: {carry:.1f} MiB")
     total = checkout + carry
     print(f"checkout {checkout:.1f} MiB + carry {carry:.1f} MiB = {total:.1f} MiB (limit {LIMIT_MB} per call)")
-    if total > LIMIT_MB:
-        raise SystemExit("error: over the per-call limit\nhint: leave some photos out, or slim the checkout")
-
 
 if __name__ == "__main__":
     main()
