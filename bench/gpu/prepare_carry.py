@@ -2,7 +2,8 @@
 
 The device gets no ../shared and at most 64 MiB per call, checkout included, so this copies the style images, the
 loss network as a 20 MB fp16 file that remembers it is CRAFT's VGG-16-BN, and as many training photos as fit beside
-the checkout (a fixed random subset when not all do; the held-out 50 stay behind) (`--vgg .carry/studio/vgg16_bn-craft-fp16.pth` records that in each model's metadata).
+the checkout (a fixed random subset when not all do; the held-out 50 stay behind). `--vgg
+.carry/studio/vgg16_bn-craft-fp16.pth` then records CRAFT in each model's metadata.
 Then: `run` with carry [".carry/studio"] and the command `python3 bench/gpu/train_styles.py ...` (see that file).
 Usage: python bench/gpu/prepare_carry.py [--shared ../shared/data] [--out .carry/studio] [--limit-mb 63]
 """
