@@ -64,5 +64,6 @@ def main() -> None:
     total = checkout + carry
     print(f"checkout {checkout:.1f} MiB + carry {carry:.1f} MiB = {total:.1f} MiB (limit {LIMIT_MB} per call)")
 
+
 if __name__ == "__main__":
     main()
