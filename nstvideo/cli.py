@@ -103,7 +103,8 @@ def styles(models_dir: ModelsDir = None) -> None:
         return
     table = Table(title="nstvideo styles")
     for col in ("name", "title", "artist", "arch", "size", "licence", "where"):
-        table.add_column(col, overflow="fold")
+        # the name is what users type after --style: never broken across lines, whatever the terminal's width
+        table.add_column(col, overflow="fold", no_wrap=col == "name")
     for m in found:
         where = "bundled" if m.bundled else str(m.path)
         table.add_row(m.name, m.title, m.artist, m.architecture, str(m.recommended_size), m.licence, where)
