@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 
 from nstvideo.errors import InputError, UsageError  # noqa: E402
 from nstvideo.export.studio import export_checkpoint  # noqa: E402
-from nstvideo.export.train import TrainConfig, Trainer  # noqa: E402
+from nstvideo.export.train import TrainConfig, Trainer, cpu_computes_bf16  # noqa: E402
 from nstvideo.export.vgg import VGG16Features, craft_state_dict, layer_names, load_vgg  # noqa: E402
 from nstvideo.pipeline.models import read_model  # noqa: E402
 
@@ -95,8 +95,7 @@ def test_precision_is_chosen_by_the_hardware_and_recorded(data, tmp_path):
     for precision in ("fp32", "bf16"):
         ckpt = Trainer(config(data, tmp_path / precision, 2, precision=precision)).run()
         assert read_model(export_checkpoint(ckpt, tmp_path / f"{precision}.onnx")).get("precision") == precision
-    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-    assert Trainer(config(data, tmp_path / "auto", 1)).precision_name == ("bf16" if native else "fp32")
+    assert Trainer(config(data, tmp_path / "auto", 1)).precision_name == ("bf16" if cpu_computes_bf16() else "fp32")
 
 
 def test_bad_inputs_are_one_line_errors(data, tmp_path):

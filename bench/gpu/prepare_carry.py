@@ -20,7 +20,7 @@ from nstvideo.export.vgg import save_loss_network
 
 ROOT = Path(__file__).resolve().parents[2]
 LIMIT_MB = 64
-MIN_PHOTOS = 400  # fewer and a style overfits its photos within a GPU call's steps
+MIN_PHOTOS = 400  # a floor chosen, not measured: below it, slim the checkout rather than train on fewer photos
 
 
 def size_mb(paths: list[Path]) -> float:

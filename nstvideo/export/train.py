@@ -147,6 +147,11 @@ def pick_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def cpu_computes_bf16() -> bool:
+    """Without AVX512-BF16 or AMX, bf16 on a CPU is emulated and slower than fp32."""
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+
+
 def pick_precision(precision: str, device: torch.device) -> torch.dtype | None:
     """bf16 autocast where the hardware computes it natively (1.7x per step on an AVX512-BF16 CPU), else fp32."""
     if precision == "fp32":
@@ -155,8 +160,7 @@ def pick_precision(precision: str, device: torch.device) -> torch.dtype | None:
         return torch.bfloat16
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
-    native = device.type == "cpu" and (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-    return torch.bfloat16 if native else None
+    return torch.bfloat16 if device.type == "cpu" and cpu_computes_bf16() else None
 
 
 def load_style_tensor(path: Path, style_size: int | None) -> torch.Tensor:
