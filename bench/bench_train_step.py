@@ -29,6 +29,7 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--precision", nargs="+", default=["fp32", "bf16"])
     ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--temporal-weight", type=float, default=0.0, help="> 0: include the temporal term's extra pass")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     args = ap.parse_args()
     if args.threads:
@@ -42,7 +43,7 @@ def main() -> None:
             cfg = TrainConfig(
                 style_image=args.painting, name="bench", data=data, out_dir=Path(tmp) / precision,
                 iterations=1, batch_size=args.batch, image_size=args.size, style_size=256, arch=args.arch,
-                vgg=args.vgg, device=args.device, precision=precision, workers=0,
+                vgg=args.vgg, device=args.device, precision=precision, workers=0, temporal_weight=args.temporal_weight,
             )  # fmt: skip
             trainer = Trainer(cfg)
             batch = torch.rand(args.batch, 3, args.size, args.size) * 255
@@ -54,7 +55,8 @@ def main() -> None:
             ms = (time.perf_counter() - start) / args.steps * 1000
             print(
                 f"{precision}: {ms:.0f} ms/step ({1000 / ms:.2f} steps/s) at {args.size}² batch {args.batch}, "
-                f"{args.arch}, {trainer.device}, {torch.get_num_threads()} threads",
+                f"{args.arch}, {trainer.device}, {torch.get_num_threads()} threads, "
+                f"temporal weight {args.temporal_weight:g}",
                 flush=True,
             )
 

@@ -247,6 +247,9 @@ def train(
     content_weight: Annotated[float, typer.Option("--content-weight")] = 1.0,
     style_weight: Annotated[float, typer.Option("--style-weight")] = 5.0,
     tv_weight: Annotated[float, typer.Option("--tv-weight")] = 1.0,
+    temporal_weight: Annotated[
+        float, typer.Option("--temporal-weight", help="Stability under camera motion and noise (less flicker); 0: off.")
+    ] = 0.0,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
     arch: Annotated[str, typer.Option(help="johnson | johnson-skip | lite | lite-skip.")] = "johnson",
     seed: int = 0,

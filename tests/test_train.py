@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
@@ -11,6 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from nstvideo.errors import InputError, UsageError  # noqa: E402
+from nstvideo.export.losses import move, random_motion, temporal_loss  # noqa: E402
 from nstvideo.export.studio import export_checkpoint  # noqa: E402
 from nstvideo.export.train import TrainConfig, Trainer, cpu_computes_bf16  # noqa: E402
 from nstvideo.export.vgg import VGG16Features, craft_state_dict, layer_names, load_vgg  # noqa: E402
@@ -65,19 +67,46 @@ def test_loss_goes_down(data, tmp_path, precision):
     assert rows[0].startswith("step,total") and len(rows) >= 3
 
 
-def test_resume_continues_the_exact_step(data, tmp_path):
+@pytest.mark.parametrize("temporal_weight", [0.0, 50.0])
+def test_resume_continues_the_exact_step(data, tmp_path, temporal_weight):
+    """With the temporal term too: its simulated motion and noise are a function of the step, like the data."""
     torch.set_num_threads(1)
-    straight = Trainer(config(data, tmp_path / "a", 6))
+    straight = Trainer(config(data, tmp_path / "a", 6, temporal_weight=temporal_weight))
     straight.run()
-    first = Trainer(config(data, tmp_path / "b", 3))
+    first = Trainer(config(data, tmp_path / "b", 3, temporal_weight=temporal_weight))
     first.run()
-    second = Trainer(config(data, tmp_path / "b", 6))
+    second = Trainer(config(data, tmp_path / "b", 6, temporal_weight=temporal_weight))
     second.resume()
     assert second.step == 3
     second.run()
     assert second.step == 6
     for a, b in zip(straight.net.state_dict().values(), second.net.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_moving_is_exact_at_rest_and_the_temporal_term_measures_disagreement():
+    g = torch.Generator().manual_seed(1)
+    img = torch.rand(2, 3, 24, 32, generator=g)
+    rest = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]]).expand(2, 2, 3)
+    torch.testing.assert_close(move(img, rest), img)
+    theta = random_motion(2, 24, 32, torch.Generator().manual_seed(5))
+    torch.testing.assert_close(theta, random_motion(2, 24, 32, torch.Generator().manual_seed(5)))  # resumable
+    assert float(theta[:, 0, 2].abs().max()) <= 4 * 2 / 32 and not torch.equal(theta, rest)  # small, but a move
+    moved = move(img, theta)
+    assert float(temporal_loss(moved, moved, theta)) == 0.0  # a net that commutes with motion does not flicker
+    assert float(temporal_loss(moved, img, theta)) > 0.0
+
+
+def test_temporal_term_is_trained_and_recorded(data, tmp_path):
+    """The stability term is minimised beside the others: it falls, the CSV logs it, the recipe names it."""
+    t = Trainer(config(data, tmp_path, 30, temporal_weight=200.0, lr=1e-3))
+    t.run()
+    rows = [r.split(",") for r in (tmp_path / "stripes.losses.csv").read_text().splitlines()]
+    col = rows[0].index("temporal")
+    values = [float(r[col]) for r in rows[1:]]
+    assert values[0] > 0 and values[-1] < values[0]
+    m = read_model(export_checkpoint(tmp_path / "stripes.ckpt", tmp_path / "stripes.onnx"))
+    assert '"temporal_weight": 200.0' in m.get("recipe") and "temporal" in json.loads(m.get("recipe"))["loss"]
 
 
 def test_export_from_checkpoint_obeys_the_runtime_contract(data, tmp_path):
@@ -111,7 +140,7 @@ def test_bad_inputs_are_one_line_errors(data, tmp_path):
     with pytest.raises(InputError, match="cannot read"):
         Trainer(config(data, tmp_path, 2, style_image=tmp_path / "junk.jpg"))
     for bad in ({"checkpoint_every": 0}, {"lr": -1.0}, {"style_weight": -1.0}, {"arch": "nope"}, {"image_size": 8},
-                {"precision": "fp8"}):  # fmt: skip
+                {"precision": "fp8"}, {"temporal_weight": -1.0}):  # fmt: skip
         with pytest.raises(UsageError):
             Trainer(config(data, tmp_path, 2, **bad))
 

@@ -1,4 +1,5 @@
-"""Perceptual losses (Johnson et al.): content at relu2_2, Gram style at relu1_2..relu4_3, total variation.
+"""Perceptual losses (Johnson et al.): content at relu2_2, Gram style at relu1_2..relu4_3, total variation,
+and an optional temporal-stability term that needs no video.
 
 Each term is normalised by the size of its target (‖target‖²), so the same weights work whatever the scale
 of the loss network's activations — the ImageNet VGG-16 and CRAFT's VGG-16-BN differ by orders of magnitude
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from nstvideo.export.vgg import VGG16Features, gram
 
@@ -41,11 +43,45 @@ def tv_loss(img: torch.Tensor) -> torch.Tensor:
     return dh + dw
 
 
+# Simulated camera motion between two frames for the temporal term: a small random shift, turn and zoom of a crop,
+# plus sensor noise (sigma in [0, 1] units) — the frame-to-frame changes a per-frame net turns into flicker.
+MOTION_SHIFT = 4.0  # pixels, uniform in +-
+MOTION_TURN = 2.0  # degrees, uniform in +-
+MOTION_ZOOM = 0.03  # relative, uniform in +-
+MOTION_NOISE = 0.02
+
+
+def random_motion(n: int, height: int, width: int, generator: torch.Generator) -> torch.Tensor:
+    """[n, 2, 3] affine matrices (F.affine_grid convention) for a small random camera move per image."""
+    u = torch.rand(n, 4, generator=generator) * 2 - 1
+    angle = torch.deg2rad(u[:, 0] * MOTION_TURN)
+    scale = 1 + u[:, 1] * MOTION_ZOOM
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    tx, ty = u[:, 2] * MOTION_SHIFT * 2 / width, u[:, 3] * MOTION_SHIFT * 2 / height
+    return torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
+
+
+def move(img: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """Resample images along the motion (bilinear; outside the frame is 0)."""
+    grid = F.affine_grid(theta.to(img.device, img.dtype), list(img.shape), align_corners=False)
+    return F.grid_sample(img, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def temporal_loss(out_of_moved: torch.Tensor, moved_out: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """Stylising the moved frame should equal moving the stylised frame (Wang et al.'s compound regularisation),
+    mean squared error over the pixels that stay inside the frame; images in [0, 1]."""
+    ones = torch.ones_like(moved_out[:, :1])
+    inside = (move(ones, theta) > 0.999).to(moved_out.dtype)
+    err = ((out_of_moved - moved_out) ** 2).mean(1, keepdim=True)
+    return (err * inside).sum() / (inside.sum() + EPS)
+
+
 @dataclass
 class LossWeights:
     content: float = 1.0
     style: float = 4.0
     tv: float = 1.0
+    temporal: float = 0.0
 
 
 class PerceptualLoss(torch.nn.Module):

@@ -18,7 +18,15 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from nstvideo.errors import InputError, UsageError
-from nstvideo.export.losses import STYLE_LAYERS, LossWeights, PerceptualLoss
+from nstvideo.export.losses import (
+    MOTION_NOISE,
+    STYLE_LAYERS,
+    LossWeights,
+    PerceptualLoss,
+    move,
+    random_motion,
+    temporal_loss,
+)
 from nstvideo.export.nets import ARCHS, build_net
 from nstvideo.export.vgg import load_vgg
 
@@ -42,6 +50,7 @@ class TrainConfig:
     content_weight: float = 1.0
     style_weight: float = 4.0
     tv_weight: float = 1.0
+    temporal_weight: float = 0.0
     lr: float = 1e-3
     arch: str = "johnson"
     seed: int = 0
@@ -63,7 +72,7 @@ class TrainConfig:
             raise UsageError("--image-size must be at least 32", "256 is the usual value")
         if self.style_size is not None and self.style_size < 32:
             raise UsageError("--style-size must be at least 32", "leave it out to use the painting's own size")
-        for name in ("content_weight", "style_weight", "tv_weight"):
+        for name in ("content_weight", "style_weight", "tv_weight", "temporal_weight"):
             if getattr(self, name) < 0:
                 raise UsageError(f"--{name.replace('_', '-')} must not be negative", "use 0 to switch a term off")
         if self.precision not in PRECISIONS:
@@ -189,7 +198,7 @@ class Trainer:
         if self.cuda:
             self.net = self.net.to(memory_format=torch.channels_last)
         self.vgg = load_vgg(cfg.vgg, upto=STYLE_LAYERS[-1], device=self.device)
-        weights = LossWeights(cfg.content_weight, cfg.style_weight, cfg.tv_weight)
+        weights = LossWeights(cfg.content_weight, cfg.style_weight, cfg.tv_weight, cfg.temporal_weight)
         self.loss = PerceptualLoss(self.vgg, style.to(self.device), weights)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
         self.step = 0
@@ -247,11 +256,24 @@ class Trainer:
         with torch.autocast(self.device.type, dtype=self.autocast or torch.bfloat16, enabled=self.autocast is not None):
             y = self.net(x)
             terms = self.loss(y.float() / 255.0, x / 255.0)
+            if self.cfg.temporal_weight > 0:
+                terms = self._add_temporal(x, y, terms)
         self.opt.zero_grad(set_to_none=True)
         terms["total"].backward()
         self.opt.step()
         self.step += 1
         return {k: float(v.detach()) for k, v in terms.items()}
+
+    def _add_temporal(self, x: torch.Tensor, y: torch.Tensor, terms: dict[str, torch.Tensor]) -> dict:
+        """Stylise a moved, noisier copy of the batch too, and ask for the moved stylised batch."""
+        g = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + self.step)  # a pure function of the step
+        n, _, h, w = x.shape
+        theta = random_motion(n, h, w, g)
+        noise = torch.randn(x.shape, generator=g).to(x.device) * (MOTION_NOISE * 255)
+        y2 = self.net((move(x, theta) + noise).clamp(0, 255))
+        t = temporal_loss(y2.float() / 255.0, move(y.float() / 255.0, theta), theta)
+        total = terms["total"] + self.cfg.temporal_weight * t
+        return {**terms, "total": total, "temporal": t.detach()}
 
     def _on_signal(self, signum: int, frame: object) -> None:  # noqa: ARG002
         self.stopped_by = signum
@@ -273,13 +295,13 @@ class Trainer:
             with open(csv_path, "w" if new_csv else "a", newline="") as fh:
                 writer = csv.writer(fh)
                 if new_csv:
-                    writer.writerow(["step", "total", "content", "style", "tv", "elapsed_s"])
+                    writer.writerow(["step", "total", "content", "style", "tv", "temporal", "elapsed_s"])
                 for batch in loader:
                     terms = self.train_step(batch)
                     if self.progress:
                         self.progress(self.step, cfg.iterations, terms)
                     if self.step % 10 == 0 or self.step == cfg.iterations:
-                        row = [terms[k] for k in ("total", "content", "style", "tv")]
+                        row = [terms.get(k, 0.0) for k in ("total", "content", "style", "tv", "temporal")]
                         writer.writerow([self.step, *(f"{v:.5g}" for v in row), f"{self.elapsed():.1f}"])
                         fh.flush()
                     if self.step % cfg.checkpoint_every == 0:
@@ -324,8 +346,11 @@ class Trainer:
 
 def recipe(cfg: TrainConfig) -> str:
     """The training recipe as JSON, for the model's metadata."""
-    keys = ("iterations", "batch_size", "image_size", "style_size", "content_weight", "style_weight", "tv_weight", "lr")
+    keys = ("iterations", "batch_size", "image_size", "style_size", "content_weight", "style_weight", "tv_weight",
+            "temporal_weight", "lr")  # fmt: skip
     d = {k: getattr(cfg, k) for k in keys}
     d["optimizer"] = "adam"
     d["loss"] = "relative content (relu2_2) + relative Gram style (relu1_2,relu2_2,relu3_3,relu4_3) + tv"
+    if cfg.temporal_weight > 0:
+        d["loss"] += " + temporal (stylise(move(x) + noise) = move(stylise(x)))"
     return json.dumps(d, sort_keys=True)
