@@ -32,6 +32,10 @@ OutputSize = Annotated[
 ]
 Strength = Annotated[float, typer.Option(help="Blend with the original: 1 = full style, 0 = original.")]
 PreserveColor = Annotated[bool, typer.Option("--preserve-color", help="Keep the input's colours (luminance-only).")]
+Smooth = Annotated[
+    float,
+    typer.Option(help="Less flicker: blend in the previous result along the motion (0 off .. 0.9; try 0.5)."),
+]
 Device = Annotated[str, typer.Option(help="auto | cpu | cuda | tensorrt.")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
 StyleImage = Annotated[
@@ -159,6 +163,7 @@ def file(
     output_size: OutputSize = None,
     strength: Strength = 1.0,
     preserve_color: PreserveColor = False,
+    smooth: Smooth = 0.0,
     device: Device = "auto",
     style_image: Annotated[Path | None, typer.Option("--style-image", hidden=True)] = None,
     encoder: Annotated[str, typer.Option(help="auto | libx264 | h264_nvenc (auto uses NVENC when usable).")] = "auto",
@@ -179,9 +184,11 @@ def file(
         )
     from nstvideo.pipeline.media import FileSource, check_encode_options
     from nstvideo.pipeline.outputs import check_output
+    from nstvideo.pipeline.post import check_smooth
     from nstvideo.pipeline.runner import stylize_file
 
     # Everything that can be refused is refused before a model is loaded: input, output, encoder options.
+    check_smooth(smooth)
     with FileSource(inp, start=start, duration=duration):
         pass
     check_output(inp, out, overwrite)
@@ -189,7 +196,7 @@ def file(
     s = _stylizer(style, size, output_size, strength, preserve_color, device, models_dir)
     stylize_file(
         str(inp), str(out), s, start=start, duration=duration, encoder=encoder, crf=crf, preset=preset,
-        batch_size=batch_size, overwrite=overwrite,
+        batch_size=batch_size, smooth=smooth, overwrite=overwrite,
     )  # fmt: skip
 
 
@@ -306,6 +313,7 @@ def webcam(
     size: Size = None,
     strength: Strength = 1.0,
     preserve_color: PreserveColor = False,
+    smooth: Smooth = 0.0,
     device: Device = "auto",
     models_dir: ModelsDir = None,
     max_frames: Annotated[int | None, typer.Option("--max-frames", help="Stop after N shown/sent frames.")] = None,
@@ -338,10 +346,10 @@ def webcam(
 
     run_live(LiveOptions(
         camera=camera, style=style, width=width, height=height, fps=fps, size=size, strength=strength,
-        preserve_color=preserve_color, device=device, models_dirs=models_dir or (), max_frames=max_frames,
-        max_fps=max_fps, window=not no_window, mirror=mirror, mirror_output=mirror_output, virtual_cam=virtual_cam,
-        virtual_cam_device=virtual_cam_device, stream=stream, record=record, output_dir=output_dir,
-        overwrite=overwrite, loop=loop,
+        preserve_color=preserve_color, smooth=smooth, device=device, models_dirs=models_dir or (),
+        max_frames=max_frames, max_fps=max_fps, window=not no_window, mirror=mirror, mirror_output=mirror_output,
+        virtual_cam=virtual_cam, virtual_cam_device=virtual_cam_device, stream=stream, record=record,
+        output_dir=output_dir, overwrite=overwrite, loop=loop,
     ))  # fmt: skip
 
 

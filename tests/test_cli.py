@@ -223,6 +223,13 @@ def test_file_start_and_duration_select_frames(models_dir: Path, clips: Path, ou
     assert video_packets(out)[0] == 3  # 12 fps: frames at 0.5, 0.583, 0.667 s
 
 
+def test_file_smooth_keeps_every_frame_and_the_audio(models_dir: Path, clips: Path, out_dir: Path) -> None:
+    out = out_dir / "smooth.mp4"
+    assert_ok(stylise(models_dir, "file", clips / "aac.mp4", out, "--smooth", "0.5", "--preset", "ultrafast"))
+    assert video_packets(out)[:2] == (12, "h264")
+    assert audio_payloads(out) == audio_payloads(clips / "aac.mp4")
+
+
 def test_file_odd_size_is_padded(models_dir: Path, clips: Path, out_dir: Path) -> None:
     out = out_dir / "odd.mov"
     r = stylise(models_dir, "file", clips / "odd.mp4", out, "--preset", "ultrafast")
@@ -367,6 +374,7 @@ def test_unavailable_nvenc_is_an_error(models_dir: Path, clips: Path, out_dir: P
         (("--device", "quantum"), ("device",)),
         (("--batch-size", "0"), ("batch-size",)),
         (("--duration", "0"), ("duration",)),
+        (("--smooth", "1.5"), ("smooth",)),
     ],
 )
 def test_bad_values_are_refused(

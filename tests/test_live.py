@@ -111,7 +111,7 @@ def udp_bound(port: int) -> bool:
 
 def test_headless_clip_camera_runs_and_records(models_dir: Path, clip: Path, tmp_path: Path) -> None:
     rec = tmp_path / "rec.mp4"
-    r = webcam(models_dir, "--camera", clip, "--no-window", "--max-frames", "12", "--record", rec)
+    r = webcam(models_dir, "--camera", clip, "--no-window", "--max-frames", "12", "--record", rec, "--smooth", "0.5")
     assert_ok(r)
     s = summary(r)
     assert s["shown"] == 12
@@ -293,6 +293,7 @@ def test_srt_without_ffmpeg_support_is_refused(models_dir: Path, clip: Path) -> 
     [
         (["--max-fps", "0"], "--max-fps"),
         (["--max-frames", "0"], "--max-frames"),
+        (["--smooth", "-1"], "--smooth"),
         (["--stream", "rtmp://127.0.0.1/live"], "unsupported protocol"),
         (["--stream", "udp://127.0.0.1"], "port"),
         (["--camera", "no-such-clip.mp4"], "no such file"),

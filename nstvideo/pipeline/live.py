@@ -31,6 +31,7 @@ from nstvideo.pipeline.camera import DEFAULT_HEIGHT, DEFAULT_WIDTH, CameraSource
 from nstvideo.pipeline.engine import Stylizer, check_strength
 from nstvideo.pipeline.hotkeys import HELP, LiveControls, LiveState
 from nstvideo.pipeline.models import StyleModel, list_styles, resolve_style
+from nstvideo.pipeline.post import TemporalSmoother, check_smooth
 from nstvideo.pipeline.runner import Stage, StopFlag, as_processing_error, interruptible
 
 log = logging.getLogger("nstvideo")
@@ -355,6 +356,7 @@ class LiveOptions:
     size: int | None = None
     strength: float = 1.0
     preserve_color: bool = False
+    smooth: float = 0.0
     device: str = "auto"
     models_dirs: Sequence[str | Path] = ()
     max_frames: int | None = None
@@ -386,6 +388,7 @@ def _check_options(opts: LiveOptions) -> None:
     from nstvideo.pipeline.sinks import check_stream_url
 
     check_strength(opts.strength)
+    check_smooth(opts.smooth)
     if opts.max_frames is not None and opts.max_frames < 1:
         raise UsageError(f"--max-frames must be at least 1, got {opts.max_frames}", "e.g. --max-frames 300")
     if opts.max_fps is not None and opts.max_fps <= 0:
@@ -497,6 +500,7 @@ def _run(opts: LiveOptions, source: CameraSource, bank: StyleBank, state: LiveSt
         interval = 1.0 / opts.max_fps if opts.max_fps else 0.0
         next_start = 0.0
         current = state.style_index
+        smoother = TemporalSmoother(opts.smooth)
         try:
             while not halt.is_set():
                 wait = next_start - time.monotonic()
@@ -519,12 +523,14 @@ def _run(opts: LiveOptions, source: CameraSource, bank: StyleBank, state: LiveSt
                     with state.lock:
                         state.style_index = index = current
                     stylizer = bank.get(index)
+                if index != current or original:
+                    smoother.reset()  # never blend one style (or the original) into another
                 current = index
                 if original:
                     out = item.image
                 else:
                     stylizer.strength, stylizer.preserve_color = strength, keep
-                    out = stylizer(item.image)
+                    out = smoother(item.image, stylizer(item.image))
                 stats.processed += 1
                 if stylised.put(LiveFrame(out, item.t, stylizer.model.name, stylizer.provider)):
                     stats.dropped_output += 1

@@ -1,0 +1,122 @@
+"""Flicker: how much a stylised clip changes between frames beyond what the camera's motion explains.
+
+Usage: python bench/bench_flicker.py [CLIP ...] [--style mosaic ...] [--smooth 0 0.4 0.6 0.8] [--shared DIR]
+
+The figure is the warping error of Lai et al. (ECCV 2018): the mean absolute difference, in grey levels, between
+each output frame and the previous output frame warped along the *input's* optical flow, over pixels that flow
+can follow (forward-backward consistent). The flow here is OpenCV's Farneback on full frames, not the DIS flow the
+smoother uses, so the smoother is not graded by its own estimate. The input clip's own warping error is the floor.
+"Δ per-frame" is how far the smoothed frames move from the per-frame result (grey levels): the price in look.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from nstvideo import Stylizer
+from nstvideo.pipeline.media import FileSource
+from nstvideo.pipeline.post import TemporalSmoother
+
+HERE = Path(__file__).resolve().parent
+CLIPS = ["davis-car-roundabout.mp4", "davis-dance-twirl.mp4", "davis-parkour.mp4"]
+
+
+def flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Dense flow from grey frame a to grey frame b: a(x) ~ b(x + flow(x))."""
+    return cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 4, 21, 5, 7, 1.5, 0)
+
+
+def warp(img: np.ndarray, f: np.ndarray) -> np.ndarray:
+    h, w = f.shape[:2]
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return cv2.remap(img, gx + f[..., 0], gy + f[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def followable(back: np.ndarray, fwd: np.ndarray) -> np.ndarray:
+    """Pixels whose backward flow, followed forward again, comes home (Sundaram et al.'s consistency check)."""
+    h, w = back.shape[:2]
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    mx, my = gx + back[..., 0], gy + back[..., 1]
+    inside = (mx >= 0) & (my >= 0) & (mx <= w - 1) & (my <= h - 1)
+    there = cv2.remap(fwd, mx, my, cv2.INTER_LINEAR)
+    err = np.sum((back + there) ** 2, axis=2)
+    tol = 0.01 * (np.sum(back**2, axis=2) + np.sum(there**2, axis=2)) + 0.5
+    return inside & (err < tol)
+
+
+def motion(frames: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(backward flow, followable mask) for each frame after the first, from the input clip."""
+    grey = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames]
+    out = []
+    for prev, cur in zip(grey, grey[1:], strict=False):
+        back, fwd = flow(cur, prev), flow(prev, cur)
+        out.append((back, followable(back, fwd)))
+    return out
+
+
+def warping_error(frames: list[np.ndarray], moves: list[tuple[np.ndarray, np.ndarray]]) -> float:
+    errs = []
+    for prev, cur, (back, ok) in zip(frames, frames[1:], moves, strict=False):
+        diff = cv2.absdiff(cur, warp(prev, back)).mean(axis=2)
+        errs.append(float(diff[ok].mean()))
+    return statistics.fmean(errs)
+
+
+def ema(weight: float) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """The naive alternative: blend with the previous result where it was, ignoring motion."""
+    last: list[np.ndarray] = []
+
+    def step(_original: np.ndarray, stylised: np.ndarray) -> np.ndarray:
+        out = stylised if not last else cv2.addWeighted(last[0], weight, stylised, 1 - weight, 0)
+        last[:] = [out]
+        return out
+
+    return step
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("clips", nargs="*", type=Path)
+    ap.add_argument("--shared", type=Path, default=HERE.parent.parent / "shared" / "data")
+    ap.add_argument("--style", nargs="+", default=["mosaic", "candy", "starry-night"])
+    ap.add_argument("--smooth", nargs="+", type=float, default=[0.4, 0.6, 0.8])
+    ap.add_argument("--ema", type=float, default=0.6, help="also show a motion-blind blend at this weight (0: no)")
+    ap.add_argument("--size", type=int, default=None, help="processing short side (default: each style's own)")
+    ap.add_argument("--frames", type=int, default=40)
+    args = ap.parse_args()
+    clips = args.clips or [args.shared / "video" / c for c in CLIPS]
+
+    print("| clip | style | smoothing | warping error | Δ per-frame | smoother ms/frame |")
+    print("| --- | --- | --- | ---: | ---: | ---: |")
+    for clip in clips:
+        with FileSource(str(clip)) as src:
+            frames = [f.image for _, f in zip(range(args.frames), src.frames(), strict=False)]
+        moves = motion(frames)
+        h, w = frames[0].shape[:2]
+        print(f"| {clip.name} ({w}x{h}, {len(frames)} frames) | input | — | {warping_error(frames, moves):.2f} | | |")
+        for style in args.style:
+            stylizer = Stylizer(style, device="cpu", size=args.size)
+            plain = [stylizer(f) for f in frames]
+            print(f"| | {style} | off (per frame) | {warping_error(plain, moves):.2f} | 0 | |")
+            runs: list[tuple[str, Callable[[np.ndarray, np.ndarray], np.ndarray]]] = [
+                (f"--smooth {s:g}", TemporalSmoother(s)) for s in args.smooth
+            ]
+            if args.ema > 0:
+                runs.append((f"motion-blind blend {args.ema:g}", ema(args.ema)))
+            for label, smoother in runs:
+                t0 = time.perf_counter()
+                out = [smoother(f, s) for f, s in zip(frames, plain, strict=True)]
+                ms = (time.perf_counter() - t0) * 1000 / len(frames)
+                delta = statistics.fmean(float(cv2.absdiff(a, b).mean()) for a, b in zip(out, plain, strict=True))
+                print(f"| | {style} | {label} | {warping_error(out, moves):.2f} | {delta:.2f} | {ms:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
