@@ -6,7 +6,9 @@ The figure is the warping error of Lai et al. (ECCV 2018): the mean absolute dif
 each output frame and the previous output frame warped along the *input's* optical flow, over pixels that flow
 can follow (forward-backward consistent). The flow here is OpenCV's Farneback on full frames, not the DIS flow the
 smoother uses, so the smoother is not graded by its own estimate. The input clip's own warping error is the floor.
-"Δ per-frame" is how far the smoothed frames move from the per-frame result (grey levels): the price in look.
+"Δ per-frame" is how far the smoothed frames move from the per-frame result (grey levels), and "detail" the mean
+Laplacian magnitude relative to the per-frame result: the price in look. Warping error alone rewards blur (a blend
+that ignores motion scores well on it while it smears moving things), so read the three together.
 """
 
 from __future__ import annotations
@@ -69,6 +71,11 @@ def warping_error(frames: list[np.ndarray], moves: list[tuple[np.ndarray, np.nda
     return statistics.fmean(errs)
 
 
+def detail(frames: list[np.ndarray]) -> float:
+    return statistics.fmean(float(np.abs(cv2.Laplacian(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY), cv2.CV_32F)).mean())
+                            for f in frames)  # fmt: skip
+
+
 def ema(weight: float) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """The naive alternative: blend with the previous result where it was, ignoring motion."""
     last: list[np.ndarray] = []
@@ -93,18 +100,19 @@ def main() -> None:
     args = ap.parse_args()
     clips = args.clips or [args.shared / "video" / c for c in CLIPS]
 
-    print("| clip | style | smoothing | warping error | Δ per-frame | smoother ms/frame |")
-    print("| --- | --- | --- | ---: | ---: | ---: |")
+    print("| clip | style | smoothing | warping error | Δ per-frame | detail | smoother ms/frame |")
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: |")
     for clip in clips:
         with FileSource(str(clip)) as src:
             frames = [f.image for _, f in zip(range(args.frames), src.frames(), strict=False)]
         moves = motion(frames)
         h, w = frames[0].shape[:2]
-        print(f"| {clip.name} ({w}x{h}, {len(frames)} frames) | input | — | {warping_error(frames, moves):.2f} | | |")
+        print(f"| {clip.name} ({w}x{h}, {len(frames)} frames) | input | — | {warping_error(frames, moves):.2f} | | | |")
         for style in args.style:
             stylizer = Stylizer(style, device="cpu", size=args.size)
             plain = [stylizer(f) for f in frames]
-            print(f"| | {style} | off (per frame) | {warping_error(plain, moves):.2f} | 0 | |")
+            print(f"| | {style} | off (per frame) | {warping_error(plain, moves):.2f} | 0 | 100 % | |")
+            sharp = detail(plain)
             runs: list[tuple[str, Callable[[np.ndarray, np.ndarray], np.ndarray]]] = [
                 (f"--smooth {s:g}", TemporalSmoother(s)) for s in args.smooth
             ]
@@ -115,7 +123,8 @@ def main() -> None:
                 out = [smoother(f, s) for f, s in zip(frames, plain, strict=True)]
                 ms = (time.perf_counter() - t0) * 1000 / len(frames)
                 delta = statistics.fmean(float(cv2.absdiff(a, b).mean()) for a, b in zip(out, plain, strict=True))
-                print(f"| | {style} | {label} | {warping_error(out, moves):.2f} | {delta:.2f} | {ms:.1f} |")
+                kept, err = 100 * detail(out) / sharp, warping_error(out, moves)
+                print(f"| | {style} | {label} | {err:.2f} | {delta:.2f} | {kept:.0f} % | {ms:.1f} |")
 
 
 if __name__ == "__main__":
