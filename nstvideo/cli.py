@@ -57,13 +57,15 @@ ModelsDir = Annotated[
 
 
 def _stylizer(style: str, size: int | None, output_size: int | None, strength: float, preserve_color: bool,
-              device: str, models_dir: list[Path] | None):  # fmt: skip  # noqa: ANN202
+              device: str, models_dir: list[Path] | None, smooth: float = 0.0):  # fmt: skip  # noqa: ANN202
     from nstvideo.pipeline.engine import Stylizer, check_strength
+    from nstvideo.pipeline.post import check_smooth
 
-    check_strength(strength)  # refuse a bad value before loading anything
+    check_strength(strength)  # refuse bad values before loading anything
+    check_smooth(smooth)
     return Stylizer(
         style, device=device, size=size, output_size=output_size, strength=strength,
-        preserve_color=preserve_color, models_dirs=models_dir or (),
+        preserve_color=preserve_color, smooth=smooth, models_dirs=models_dir or (),
     )  # fmt: skip
 
 
@@ -184,19 +186,17 @@ def file(
         )
     from nstvideo.pipeline.media import FileSource, check_encode_options
     from nstvideo.pipeline.outputs import check_output
-    from nstvideo.pipeline.post import check_smooth
     from nstvideo.pipeline.runner import stylize_file
 
     # Everything that can be refused is refused before a model is loaded: input, output, encoder options.
-    check_smooth(smooth)
     with FileSource(inp, start=start, duration=duration):
         pass
     check_output(inp, out, overwrite)
     check_encode_options(out, encoder, crf, preset)
-    s = _stylizer(style, size, output_size, strength, preserve_color, device, models_dir)
+    s = _stylizer(style, size, output_size, strength, preserve_color, device, models_dir, smooth)
     stylize_file(
         str(inp), str(out), s, start=start, duration=duration, encoder=encoder, crf=crf, preset=preset,
-        batch_size=batch_size, smooth=smooth, overwrite=overwrite,
+        batch_size=batch_size, overwrite=overwrite,
     )  # fmt: skip
 
 

@@ -68,6 +68,25 @@ def test_preserve_color_keeps_chroma(frame):
     assert np.abs(cc_out[..., 1:] - cc_in[..., 1:]).mean() < 3
 
 
+def test_smooth_steadies_a_still_camera_and_reset_starts_afresh(tiny_model):
+    """Sensor noise on a still picture: with smoothing the output changes less from frame to frame."""
+    y, x = np.mgrid[0:72, 0:96]
+    still = np.clip(np.stack([x * 2, y * 3, 128 + 40 * np.sin(x / 6)], -1), 0, 255).astype(np.uint8)
+    rng = np.random.default_rng(0)
+    noisy = [np.clip(still + rng.normal(0, 6, still.shape), 0, 255).astype(np.uint8) for _ in range(8)]
+    plain = [Stylizer(tiny_model, device="cpu", size=48)(f) for f in noisy]
+    smooth = Stylizer(tiny_model, device="cpu", size=48, smooth=0.6)
+    out = [smooth(f) for f in noisy]
+
+    def change(frames: list[np.ndarray]) -> float:
+        return float(np.mean([cv2.absdiff(a, b).mean() for a, b in zip(frames, frames[1:], strict=False)]))
+
+    assert out[0].shape == still.shape
+    assert change(out[2:]) < 0.7 * change(plain[2:])
+    smooth.reset()
+    assert np.array_equal(smooth(noisy[5]), plain[5])
+
+
 @pytest.mark.parametrize("bad", [-0.1, 1.5])
 def test_bad_strength(tiny_model, bad):
     with pytest.raises(UsageError):

@@ -46,7 +46,9 @@ class Stylizer:
     """Apply one style to frames: `Stylizer("mosaic")(frame_bgr)`.
 
     `size` is the processing short side in pixels (None: the model's recommended size, 0: the frame's own);
-    output frames keep the input's size unless `output_size` (a short side) is given.
+    output frames keep the input's size unless `output_size` (a short side) is given. With `smooth` > 0 the frames
+    are one sequence in call order (post.TemporalSmoother, at the processing size: cheap, and the upscale stays
+    sharp); `reset()` at a cut.
     """
 
     def __init__(
@@ -58,6 +60,7 @@ class Stylizer:
         output_size: int | None = None,
         strength: float = 1.0,
         preserve_color: bool = False,
+        smooth: float = 0.0,
         models_dirs: Sequence[str | Path] = (),
         threads: int = 0,
     ) -> None:
@@ -70,7 +73,12 @@ class Stylizer:
         self.output_size = output_size
         self.strength = check_strength(strength)
         self.preserve_color = preserve_color
+        self.smoother = post.TemporalSmoother(smooth)
         self.session, self.session_info = create_session(self.model.path, device, threads)
+
+    def reset(self) -> None:
+        """Start a new sequence: the next frame is not blended with anything before it."""
+        self.smoother.reset()
 
     @property
     def provider(self) -> str:
@@ -99,8 +107,8 @@ class Stylizer:
         small = np.stack([resize(f, proc) for f in frames])
         styled = self.infer(small)
         results = []
-        for original, s in zip(frames, styled, strict=True):
-            s = resize(s, out_size)
+        for original, little, s in zip(frames, small, styled, strict=True):
+            s = resize(self.smoother(little, s), out_size)
             if self.strength < 1.0 or self.preserve_color:
                 s = post.apply(resize(original, out_size), s, self.strength, self.preserve_color)
             results.append(np.ascontiguousarray(s))

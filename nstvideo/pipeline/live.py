@@ -31,7 +31,7 @@ from nstvideo.pipeline.camera import DEFAULT_HEIGHT, DEFAULT_WIDTH, CameraSource
 from nstvideo.pipeline.engine import Stylizer, check_strength
 from nstvideo.pipeline.hotkeys import HELP, LiveControls, LiveState
 from nstvideo.pipeline.models import StyleModel, list_styles, resolve_style
-from nstvideo.pipeline.post import TemporalSmoother, check_smooth
+from nstvideo.pipeline.post import check_smooth
 from nstvideo.pipeline.runner import Stage, StopFlag, as_processing_error, interruptible
 
 log = logging.getLogger("nstvideo")
@@ -451,7 +451,8 @@ def _setup_and_run(opts: LiveOptions, stop: StopFlag, stack: contextlib.ExitStac
 
         def make(model: StyleModel) -> Stylizer:
             return Stylizer(model, device=opts.device, size=opts.size, strength=opts.strength,
-                            preserve_color=opts.preserve_color, models_dirs=opts.models_dirs)  # fmt: skip
+                            preserve_color=opts.preserve_color, smooth=opts.smooth,
+                            models_dirs=opts.models_dirs)  # fmt: skip
 
         bank = StyleBank(models, make)
         first = bank.get(index)
@@ -500,7 +501,6 @@ def _run(opts: LiveOptions, source: CameraSource, bank: StyleBank, state: LiveSt
         interval = 1.0 / opts.max_fps if opts.max_fps else 0.0
         next_start = 0.0
         current = state.style_index
-        smoother = TemporalSmoother(opts.smooth)
         try:
             while not halt.is_set():
                 wait = next_start - time.monotonic()
@@ -524,13 +524,13 @@ def _run(opts: LiveOptions, source: CameraSource, bank: StyleBank, state: LiveSt
                         state.style_index = index = current
                     stylizer = bank.get(index)
                 if index != current or original:
-                    smoother.reset()  # never blend one style (or the original) into another
+                    stylizer.reset()  # --smooth: never blend in what this style showed before a switch
                 current = index
                 if original:
                     out = item.image
                 else:
                     stylizer.strength, stylizer.preserve_color = strength, keep
-                    out = smoother(item.image, stylizer(item.image))
+                    out = stylizer(item.image)
                 stats.processed += 1
                 if stylised.put(LiveFrame(out, item.t, stylizer.model.name, stylizer.provider)):
                     stats.dropped_output += 1

@@ -52,7 +52,7 @@ class TemporalSmoother:
         self.weight = check_smooth(weight)
         self.tolerance = tolerance
         self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
-        self._grid: tuple[np.ndarray, np.ndarray] | None = None
+        self._grid: np.ndarray | None = None
         self.reset()
 
     def reset(self) -> None:
@@ -71,21 +71,23 @@ class TemporalSmoother:
             return stylised
         flow = self._flow.calc(grey, prev_grey, None)  # for each pixel now, where it was in the previous frame
         h, w = grey.shape
-        if self._grid is None or self._grid[0].shape != grey.shape:
-            self._grid = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-        mx, my = self._grid[0] + flow[..., 0], self._grid[1] + flow[..., 1]
-        followed = cv2.remap(prev_grey, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        if self._grid is None or self._grid.shape[:2] != grey.shape:
+            gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+            self._grid = np.dstack([gx, gy])
+        where = self._grid + flow  # where each pixel of this frame was in the previous one, small scale
+        followed = cv2.remap(prev_grey, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         error = cv2.GaussianBlur(cv2.absdiff(grey, followed), (5, 5), 0).astype(np.float32)
         trust = np.clip(1.0 - error / self.tolerance, 0.0, 1.0)
-        trust[(mx < 0) | (my < 0) | (mx > w - 1) | (my > h - 1)] = 0.0  # came from outside the last frame
+        outside = (where[..., 0] < 0) | (where[..., 1] < 0) | (where[..., 0] > w - 1) | (where[..., 1] > h - 1)
+        trust[outside] = 0.0  # came from outside the last frame
         if float(np.mean(trust < 0.5)) > SCENE_CUT:
             self._result = stylised
             return stylised
         oh, ow = stylised.shape[:2]
-        sx, sy = ow / w, oh / h
-        bx = cv2.resize(mx, (ow, oh), interpolation=cv2.INTER_LINEAR) * sx + (sx - 1) / 2
-        by = cv2.resize(my, (ow, oh), interpolation=cv2.INTER_LINEAR) * sy + (sy - 1) / 2
-        warped = cv2.remap(prev, bx, by, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        scale = np.array([ow / w, oh / h], np.float32)
+        # Pixel centres: x_big = (x_small + 0.5) * scale - 0.5; scaling before the (linear) resize is the same, cheaper.
+        big = cv2.resize((where + 0.5) * scale - 0.5, (ow, oh), interpolation=cv2.INTER_LINEAR)
+        warped = cv2.remap(prev, big, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         keep = cv2.resize(trust * self.weight, (ow, oh), interpolation=cv2.INTER_LINEAR)
         result = cv2.blendLinear(warped, stylised, keep, 1.0 - keep)
         self._result = result

@@ -238,20 +238,17 @@ def stylize_file(
     crf: int = 18,
     preset: str = "medium",
     batch_size: int = 1,
-    smooth: float = 0.0,
     overwrite: bool = False,
 ) -> int:
     """Stylise a video file into `out` (H.264, audio copied); returns the number of frames written.
 
-    `smooth` > 0 blends each frame with the previous result along the motion (post.TemporalSmoother): the frames
-    pass through it in order, in the inference thread.
+    Frames reach the stylizer in order, from one thread, so a smoothing Stylizer sees the clip as one sequence.
     """
     from pathlib import Path
 
     from nstvideo.errors import UsageError
     from nstvideo.pipeline.media import FileSource, Frame, VideoFileSink
     from nstvideo.pipeline.outputs import check_output
-    from nstvideo.pipeline.post import TemporalSmoother
 
     if start < 0:
         raise UsageError(f"--start must not be negative, got {start}", "give seconds from the beginning, e.g. 12.5")
@@ -268,10 +265,9 @@ def stylize_file(
             inp, info.width, info.height, f"{float(info.fps):.3g}" if info.fps else "?",
             info.frame_count or "?", out, width, height, stylizer.model.name, stylizer.provider,
         )  # fmt: skip
-        smoother = TemporalSmoother(smooth)
+        stylizer.reset()  # a fresh sequence
         process = lambda batch: [  # noqa: E731
-            Frame(smoother(f.image, img), f.pts)
-            for f, img in zip(batch, stylizer.stylize_batch([f.image for f in batch]), strict=True)
+            Frame(img, f.pts) for f, img in zip(batch, stylizer.stylize_batch([f.image for f in batch]), strict=True)
         ]
         progress = ProgressReporter(f"stylising {Path(inp).name}", info.frame_count)
         with (
