@@ -85,6 +85,22 @@ def timed(stylise: Callable[[np.ndarray], np.ndarray], frames: list[np.ndarray])
     return out, (time.perf_counter() - t0) * 1000 / len(frames)
 
 
+def smoother_cost(clip: Path, count: int) -> None:
+    """ms per frame of TemporalSmoother alone, at a processing size and at common output sizes."""
+    from nstvideo.pipeline.post import TemporalSmoother
+
+    with FileSource(str(clip)) as src:
+        frames = [f.image for _, f in zip(range(count), src.frames(), strict=False)]
+    for w, h in ((455, 256), (1280, 720), (1920, 1080)):
+        sized = [cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames]
+        smoother = TemporalSmoother(0.5)
+        smoother(sized[0], sized[0])
+        t0 = time.perf_counter()
+        for f in sized[1:]:
+            smoother(f, f)
+        print(f"{w}x{h}: {(time.perf_counter() - t0) * 1000 / (len(sized) - 1):.1f} ms per frame")
+
+
 def ema(weight: float) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """The naive alternative: blend with the previous result where it was, ignoring motion."""
     last: list[np.ndarray] = []
@@ -102,12 +118,16 @@ def main() -> None:
     ap.add_argument("clips", nargs="*", type=Path)
     ap.add_argument("--shared", type=Path, default=HERE.parent.parent / "shared" / "data")
     ap.add_argument("--style", nargs="+", default=["mosaic", "candy", "starry-night"])
-    ap.add_argument("--smooth", nargs="+", type=float, default=[0.3, 0.5, 0.7])
+    ap.add_argument("--smooth", nargs="*", type=float, default=[0.3, 0.5, 0.7])
     ap.add_argument("--ema", type=float, default=0.5, help="also show a motion-blind blend at this weight (0: no)")
     ap.add_argument("--size", type=int, default=None, help="processing short side (default: each style's own)")
     ap.add_argument("--frames", type=int, default=40)
+    ap.add_argument("--cost", action="store_true", help="only time --smooth itself at a few frame sizes")
     args = ap.parse_args()
     clips = args.clips or [args.shared / "video" / c for c in CLIPS]
+    if args.cost:
+        smoother_cost(clips[0], args.frames)
+        return
 
     print("| clip | style | smoothing | warping error | Δ per-frame | detail | ms/frame |")
     print("| --- | --- | --- | ---: | ---: | ---: | ---: |")
