@@ -81,7 +81,6 @@ class LossWeights:
     content: float = 1.0
     style: float = 4.0
     tv: float = 1.0
-    temporal: float = 0.0
 
 
 class PerceptualLoss(torch.nn.Module):

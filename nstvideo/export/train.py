@@ -198,7 +198,7 @@ class Trainer:
         if self.cuda:
             self.net = self.net.to(memory_format=torch.channels_last)
         self.vgg = load_vgg(cfg.vgg, upto=STYLE_LAYERS[-1], device=self.device)
-        weights = LossWeights(cfg.content_weight, cfg.style_weight, cfg.tv_weight, cfg.temporal_weight)
+        weights = LossWeights(cfg.content_weight, cfg.style_weight, cfg.tv_weight)  # temporal: _add_temporal
         self.loss = PerceptualLoss(self.vgg, style.to(self.device), weights)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
         self.step = 0

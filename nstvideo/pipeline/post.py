@@ -31,7 +31,7 @@ def apply(original: np.ndarray, stylised: np.ndarray, strength: float = 1.0, kee
     return blend(original, out, strength)
 
 
-FLOW_SIDE = 240  # optical flow runs on a grey copy this small: enough to follow the motion, and ~1 ms a frame
+FLOW_SIDE = 240  # optical flow runs on a grey copy this small: enough to follow the motion, and cheap
 TOLERANCE = 30.0  # grey levels of (blurred) warping error at which a pixel no longer counts as followed
 MAX_SMOOTH = 0.9  # beyond this a static pixel remembers 10+ frames: trails, not stability
 SCENE_CUT = 0.6  # a frame where more than this share of pixels cannot be followed from the last one starts afresh
