@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
 import random
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -108,10 +109,32 @@ def to_tensor(rgb: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float()
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 def _leave_signals_to_the_trainer(worker_id: int) -> None:  # noqa: ARG001
-    """A terminal's Ctrl-C or `kill -- -PGID` reaches the loader's workers too; only the trainer decides to stop."""
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    """A terminal's Ctrl-C or `kill -- -PGID` reaches the loader's workers too; only the trainer decides to stop.
+
+    The workers are born with the stop signals blocked (see `_workers_born_deaf`): PyTorch's own SIGTERM handler,
+    installed before this runs, would otherwise let a signal in that window kill the worker.
+    """
+    for sig in STOP_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # pending ones are dropped: they are ignored now
+
+
+@contextlib.contextmanager
+def _workers_born_deaf() -> Iterator[None]:
+    """Block the stop signals while the loader forks its workers; the trainer gets any that arrived meanwhile."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no fork, no signal masks
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
 
 class StepBatches(Dataset):
@@ -289,14 +312,16 @@ class Trainer:
         )  # fmt: skip
         csv_path = self.out_dir / f"{cfg.name}.losses.csv"
         new_csv = not csv_path.exists() or self.step == 0
-        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in STOP_SIGNALS}
         self.net.train()
         try:
             with open(csv_path, "w" if new_csv else "a", newline="") as fh:
                 writer = csv.writer(fh)
                 if new_csv:
                     writer.writerow(["step", "total", "content", "style", "tv", "temporal", "elapsed_s"])
-                for batch in loader:
+                with _workers_born_deaf():
+                    batches = iter(loader)  # starts the worker processes
+                for batch in batches:
                     terms = self.train_step(batch)
                     if self.progress:
                         self.progress(self.step, cfg.iterations, terms)
