@@ -34,39 +34,39 @@ def flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 4, 21, 5, 7, 1.5, 0)
 
 
-def warp(img: np.ndarray, f: np.ndarray) -> np.ndarray:
-    h, w = f.shape[:2]
+def grid(h: int, w: int) -> np.ndarray:
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    return cv2.remap(img, gx + f[..., 0], gy + f[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return np.dstack([gx, gy])
 
 
-def followable(back: np.ndarray, fwd: np.ndarray) -> np.ndarray:
+def followable(where: np.ndarray, back: np.ndarray, fwd: np.ndarray) -> np.ndarray:
     """Pixels whose backward flow, followed forward again, comes home (Sundaram et al.'s consistency check)."""
     h, w = back.shape[:2]
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    mx, my = gx + back[..., 0], gy + back[..., 1]
-    inside = (mx >= 0) & (my >= 0) & (mx <= w - 1) & (my <= h - 1)
-    there = cv2.remap(fwd, mx, my, cv2.INTER_LINEAR)
+    inside = (where[..., 0] >= 0) & (where[..., 1] >= 0) & (where[..., 0] <= w - 1) & (where[..., 1] <= h - 1)
+    there = cv2.remap(fwd, where, None, cv2.INTER_LINEAR)
     err = np.sum((back + there) ** 2, axis=2)
     tol = 0.01 * (np.sum(back**2, axis=2) + np.sum(there**2, axis=2)) + 0.5
     return inside & (err < tol)
 
 
 def motion(frames: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(backward flow, followable mask) for each frame after the first, from the input clip."""
+    """For each frame after the first, from the input clip: where each pixel was in the previous frame (a remap
+    map) and whether that can be trusted. Computed once per clip, used for every output measured on it."""
     grey = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames]
+    pixels = grid(*grey[0].shape)
     out = []
     for prev, cur in zip(grey, grey[1:], strict=False):
         back, fwd = flow(cur, prev), flow(prev, cur)
-        out.append((back, followable(back, fwd)))
+        where = pixels + back
+        out.append((where, followable(where, back, fwd)))
     return out
 
 
 def warping_error(frames: list[np.ndarray], moves: list[tuple[np.ndarray, np.ndarray]]) -> float:
     errs = []
-    for prev, cur, (back, ok) in zip(frames, frames[1:], moves, strict=False):
-        diff = cv2.absdiff(cur, warp(prev, back)).mean(axis=2)
-        errs.append(float(diff[ok].mean()))
+    for prev, cur, (where, ok) in zip(frames, frames[1:], moves, strict=False):
+        warped = cv2.remap(prev, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        errs.append(float(cv2.absdiff(cur, warped).mean(axis=2)[ok].mean()))
     return statistics.fmean(errs)
 
 
