@@ -119,6 +119,29 @@ def test_export_from_checkpoint_obeys_the_runtime_contract(data, tmp_path):
     assert m.get("loss_network") == "vgg16"  # the test VGG file has no batch norms
 
 
+def test_shipping_metric_is_one_for_the_photo_and_falls_with_training(data, tmp_path):
+    """The held-out bar (stylised vs photo Gram distance to the painting), through real ONNX Runtime sessions."""
+    from nstvideo.export.evaluate import evaluate_style
+    from nstvideo.export.losses import STYLE_LAYERS
+    from nstvideo.export.nets import build_net
+    from nstvideo.export.onnx_export import export_onnx
+
+    # A skip net before training returns the photo itself: ratio 1 on every layer, up to uint8 rounding.
+    untrained = tmp_path / "same.onnx"
+    export_onnx(build_net("lite-skip"), untrained, {"style": "same"})
+    same = evaluate_style(untrained, data["style"], data["photos"], vgg=str(data["vgg"]), limit=4)
+    assert same.photos == 4 and same.ratio_median == pytest.approx(1.0, abs=0.02) and not same.ships
+    assert tuple(same.layers) == tuple(STYLE_LAYERS)
+    assert all(x > 0 and y == pytest.approx(x, rel=0.05) for x, y in same.layers.values())
+
+    ckpt = Trainer(config(data, tmp_path, 60, arch="lite-skip", style_weight=50.0)).run()
+    trained = evaluate_style(
+        export_checkpoint(ckpt, tmp_path / "stripes.onnx"), data["style"], data["photos"], vgg=str(data["vgg"]), limit=4
+    )  # fmt: skip
+    assert trained.ratio_median < 0.9 * same.ratio_median
+    assert trained.distance_photo == pytest.approx(same.distance_photo)
+
+
 def test_precision_is_chosen_by_the_hardware_and_recorded(data, tmp_path):
     """auto means bf16 only where it is native (CUDA, AVX512-BF16/AMX CPUs); the file says which one trained it."""
     for precision in ("fp32", "bf16"):

@@ -26,13 +26,19 @@ class StyleReport:
     distance_photo: float  # median D(photo)
     content: float  # mean relative content loss (relu2_2)
     tv: float  # mean total variation
+    # Per style layer, median (photo, stylised) distance: shows which scale of the painting a net fails to reach.
+    layers: dict[str, tuple[float, float]]
 
     @property
     def ships(self) -> bool:
         return self.ratio_median <= SHIP_RATIO
 
-    def as_dict(self) -> dict[str, float | int | bool]:
+    def as_dict(self) -> dict[str, object]:
         return self.__dict__ | {"ships": self.ships}
+
+
+def _layer_distances(feats: dict[str, torch.Tensor], style_grams: dict[str, torch.Tensor]) -> dict[str, float]:
+    return {k: float(style_distance({k: gram(feats[k])}, {k: g})) for k, g in style_grams.items()}
 
 
 @torch.no_grad()
@@ -47,6 +53,7 @@ def evaluate_style(model: Path, style_image: Path, photos: Path, vgg: str = "cra
         k: gram(v) for k, v in net(load_style_tensor(style_image, recipe.get("style_size")), STYLE_LAYERS).items()
     }
     ratios, d_out, d_in, contents, tvs = [], [], [], [], []
+    per_layer: dict[str, list[tuple[float, float]]] = {k: [] for k in style_grams}
     for path in list_images(photos)[:limit]:
         rgb = read_rgb(path)
         out = stylizer(np.ascontiguousarray(rgb[:, :, ::-1]))[:, :, ::-1]
@@ -54,8 +61,10 @@ def evaluate_style(model: Path, style_image: Path, photos: Path, vgg: str = "cra
         y = to_tensor(out).unsqueeze(0) / 255
         fx = net(x, STYLE_LAYERS)
         fy = net(y, STYLE_LAYERS)
-        dx = float(style_distance({k: gram(v) for k, v in fx.items()}, style_grams))
-        dy = float(style_distance({k: gram(v) for k, v in fy.items()}, style_grams))
+        lx, ly = _layer_distances(fx, style_grams), _layer_distances(fy, style_grams)
+        dx, dy = sum(lx.values()), sum(ly.values())
+        for k in per_layer:
+            per_layer[k].append((lx[k], ly[k]))
         ratios.append(dy / dx)
         d_out.append(dy)
         d_in.append(dx)
@@ -68,4 +77,7 @@ def evaluate_style(model: Path, style_image: Path, photos: Path, vgg: str = "cra
         distance_photo=statistics.median(d_in),
         content=statistics.fmean(contents),
         tv=statistics.fmean(tvs),
+        layers={
+            k: (statistics.median(x for x, _ in v), statistics.median(y for _, y in v)) for k, v in per_layer.items()
+        },
     )
