@@ -23,10 +23,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-# The starting point for the one-time GPU tuning (issue: studio): the CPU recipe with whole-photo crops. The painting
-# stays at 256 px (at 512 candy's net came out weaker: held-out ratio 0.542, measured at 512, against 0.334), tv
-# weight is 10 (it removed the CPU nets' fine dotted grid; ratio 0.381), and the temporal term is on (weight 2000
-# halved mosaic's flicker on DAVIS clips for ratio 0.359 -> 0.478): bench/RESULTS.md, "Recipe experiments", "Flicker".
+# The starting point for the one-time GPU tuning (issue: studio): the CPU recipe with whole-photo crops (on the
+# CPU, 256² crops took the-scream 0.634 -> 0.490 and woman-with-hat 0.619 -> 0.442: "Larger crops move the deep
+# layer"). The painting stays at 256 px (at 512 candy's net came out weaker: held-out ratio 0.542, measured at
+# 512, against 0.334), tv weight is 10 (it removed the CPU nets' fine dotted grid; ratio 0.381), and the temporal
+# term is on (weight 2000 halved mosaic's flicker on DAVIS clips for ratio 0.359 -> 0.478): bench/RESULTS.md,
+# "Recipe experiments", "Flicker".
 RECIPE = (
     "--arch johnson-skip --image-size 256 --style-size 256 --batch-size 4 --style-weight 20 --tv-weight 10 "
     "--temporal-weight 2000"
