@@ -24,6 +24,7 @@ import numpy as np
 
 from nstvideo import Stylizer
 from nstvideo.pipeline.media import FileSource
+from nstvideo.pipeline.post import inside, pixel_grid
 
 HERE = Path(__file__).resolve().parent
 CLIPS = ["davis-car-roundabout.mp4", "davis-dance-twirl.mp4", "davis-parkour.mp4"]
@@ -34,26 +35,19 @@ def flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 4, 21, 5, 7, 1.5, 0)
 
 
-def grid(h: int, w: int) -> np.ndarray:
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    return np.dstack([gx, gy])
-
-
 def followable(where: np.ndarray, back: np.ndarray, fwd: np.ndarray) -> np.ndarray:
     """Pixels whose backward flow, followed forward again, comes home (Sundaram et al.'s consistency check)."""
-    h, w = back.shape[:2]
-    inside = (where[..., 0] >= 0) & (where[..., 1] >= 0) & (where[..., 0] <= w - 1) & (where[..., 1] <= h - 1)
     there = cv2.remap(fwd, where, None, cv2.INTER_LINEAR)
     err = np.sum((back + there) ** 2, axis=2)
     tol = 0.01 * (np.sum(back**2, axis=2) + np.sum(there**2, axis=2)) + 0.5
-    return inside & (err < tol)
+    return inside(where) & (err < tol)
 
 
 def motion(frames: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
     """For each frame after the first, from the input clip: where each pixel was in the previous frame (a remap
     map) and whether that can be trusted. Computed once per clip, used for every output measured on it."""
     grey = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames]
-    pixels = grid(*grey[0].shape)
+    pixels = pixel_grid(*grey[0].shape)
     out = []
     for prev, cur in zip(grey, grey[1:], strict=False):
         back, fwd = flow(cur, prev), flow(prev, cur)

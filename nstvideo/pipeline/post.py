@@ -37,6 +37,18 @@ MAX_SMOOTH = 0.9  # beyond this a static pixel remembers 10+ frames: trails, not
 SCENE_CUT = 0.6  # a frame where more than this share of pixels cannot be followed from the last one starts afresh
 
 
+def pixel_grid(h: int, w: int) -> np.ndarray:
+    """(h, w, 2) float32 of each pixel's own (x, y): add a flow to it and cv2.remap takes it as its map."""
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return np.dstack([gx, gy])
+
+
+def inside(where: np.ndarray) -> np.ndarray:
+    """Which positions of a remap map fall inside the image it samples (same size as the map)."""
+    h, w = where.shape[:2]
+    return (where[..., 0] >= 0) & (where[..., 1] >= 0) & (where[..., 0] <= w - 1) & (where[..., 1] <= h - 1)
+
+
 class TemporalSmoother:
     """Blend each stylised frame with the previous result, warped along the photo's motion, wherever the photo
     itself can be followed from one frame to the next.
@@ -72,14 +84,12 @@ class TemporalSmoother:
         flow = self._flow.calc(grey, prev_grey, None)  # for each pixel now, where it was in the previous frame
         h, w = grey.shape
         if self._grid is None or self._grid.shape[:2] != grey.shape:
-            gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-            self._grid = np.dstack([gx, gy])
+            self._grid = pixel_grid(h, w)
         where = self._grid + flow  # where each pixel of this frame was in the previous one, small scale
         followed = cv2.remap(prev_grey, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         error = cv2.GaussianBlur(cv2.absdiff(grey, followed), (5, 5), 0).astype(np.float32)
         trust = np.clip(1.0 - error / self.tolerance, 0.0, 1.0)
-        outside = (where[..., 0] < 0) | (where[..., 1] < 0) | (where[..., 0] > w - 1) | (where[..., 1] > h - 1)
-        trust[outside] = 0.0  # came from outside the last frame
+        trust[~inside(where)] = 0.0  # came from outside the last frame
         if float(np.mean(trust < 0.5)) > SCENE_CUT:
             self._result = stylised
             return stylised
