@@ -270,9 +270,11 @@ def train(
     preview: Annotated[list[Path] | None, typer.Option(help="Photo to preview every checkpoint (repeatable).")] = None,
     workers: Annotated[int, typer.Option(help="Data-loading processes.")] = 2,
     title: Annotated[str | None, typer.Option(help="Painting title for the metadata.")] = None,
-    artist: Annotated[str, typer.Option(help="Painter, for the metadata.")] = "unknown",
-    style_licence: Annotated[str, typer.Option("--style-licence", help="Licence of the painting.")] = "unknown",
-    style_source: Annotated[str, typer.Option("--style-source", help="Where the painting came from.")] = "",
+    artist: Annotated[str | None, typer.Option(help="Painter, for the metadata (default: unknown).")] = None,
+    style_licence: Annotated[
+        str | None, typer.Option("--style-licence", help="Licence of the painting (default: unknown).")
+    ] = None,
+    style_source: Annotated[str | None, typer.Option("--style-source", help="Where the painting came from.")] = None,
     recommended_size: Annotated[int | None, typer.Option("--recommended-size")] = None,
 ) -> None:
     """Train a fast style network on a painting and export it to ONNX (needs the train extra)."""
@@ -287,10 +289,10 @@ def export_cmd(
     checkpoint: Annotated[Path, typer.Argument(help="A training checkpoint (.ckpt).")],
     out: Annotated[Path, typer.Argument(metavar="OUT", help="The .onnx file to write.")],
     name: Annotated[str | None, typer.Option(help="Style name (default: the checkpoint's).")] = None,
-    title: Annotated[str | None, typer.Option()] = None,
-    artist: Annotated[str, typer.Option()] = "unknown",
-    style_licence: Annotated[str, typer.Option("--style-licence")] = "unknown",
-    style_source: Annotated[str, typer.Option("--style-source")] = "",
+    title: Annotated[str | None, typer.Option(help="Default for these five: what `nstvideo train` was given.")] = None,
+    artist: Annotated[str | None, typer.Option()] = None,
+    style_licence: Annotated[str | None, typer.Option("--style-licence")] = None,
+    style_source: Annotated[str | None, typer.Option("--style-source")] = None,
     recommended_size: Annotated[int | None, typer.Option("--recommended-size")] = None,
     overwrite: Overwrite = False,
 ) -> None:

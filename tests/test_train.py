@@ -221,6 +221,17 @@ def test_train_command_end_to_end(data, tmp_path):
     }
     listed = run_cli("styles", "--models-dir", str(out))
     assert listed.returncode == 0 and "stripes" in listed.stdout and "Tester" in listed.stdout
+    # the painting's provenance lives in the checkpoint: a resume not told it again, and a later export, keep it
+    more = run_cli(
+        "train", "--style-image", str(data["style"]), "--name", "stripes", "--data", str(data["photos"]),
+        "--out-dir", str(out), "--iterations", "3", "--batch-size", "2", "--image-size", "32", "--arch", "lite",
+        "--vgg", str(data["vgg"]), "--workers", "0", "--device", "cpu", "--resume",
+    )  # fmt: skip
+    assert more.returncode == 0, more.stderr
+    again = run_cli("export", str(out / "stripes.ckpt"), str(tmp_path / "again.onnx"), "--title", "Lines")
+    assert again.returncode == 0, again.stderr
+    m = read_model(tmp_path / "again.onnx")
+    assert (m.artist, m.licence, m.title, m.get("iterations")) == ("Tester", "CC0", "Lines", "3")
     bad = run_cli("train", "--style-image", str(data["style"]), "--name", "x", "--data", str(tmp_path / "nowhere"))
     assert bad.returncode == 2 and bad.stderr.startswith("error:") and "Traceback" not in bad.stderr
 

@@ -75,13 +75,13 @@ def export_checkpoint(
     out: Path,
     name: str | None = None,
     title: str | None = None,
-    artist: str = "unknown",
-    style_licence: str = "unknown",
-    style_source: str = "",
+    artist: str | None = None,
+    style_licence: str | None = None,
+    style_source: str | None = None,
     recommended_size: int | None = None,
     overwrite: bool = False,
 ) -> Path:
-    """Checkpoint -> verified ONNX with metadata."""
+    """Checkpoint -> verified ONNX with metadata: what is given here, else what `nstvideo train` was told."""
     state = _load_checkpoint(Path(checkpoint))
     out = Path(out)
     if out.suffix != ".onnx":
@@ -91,9 +91,13 @@ def export_checkpoint(
     cfg = state["config"]
     net = build_net(cfg["arch"])
     net.load_state_dict(state["net"])
+    known = cfg.get("style_info") or {}  # checkpoints from before it was kept have none
     meta = style_metadata(
-        cfg, name=name or cfg["name"], title=title, artist=artist, style_licence=style_licence,
-        style_source=style_source, recommended_size=recommended_size, steps=int(state["step"]),
+        cfg, name=name or cfg["name"], title=title or known.get("title"),
+        artist=artist or known.get("artist") or "unknown",
+        style_licence=style_licence or known.get("style_licence") or "unknown",
+        style_source=style_source or known.get("style_source") or "",
+        recommended_size=recommended_size or known.get("recommended_size"), steps=int(state["step"]),
         elapsed=float(state.get("elapsed", 0.0)), device=str(cfg.get("device_used", cfg.get("device", "?"))),
     )  # fmt: skip
     export_onnx(net, out, meta, overwrite=overwrite)  # logs the file, its size and the parity it checked
@@ -104,7 +108,7 @@ def train_style(**kw: Any) -> Path:
     """Train (or resume), then export NAME.onnx into the output folder."""
     out_dir = Path(kw.pop("out_dir") or Path("runs") / kw["name"])
     resume = kw.pop("resume")
-    export_kw = {k: kw.pop(k) for k in ("title", "artist", "style_licence", "style_source", "recommended_size")}
+    kw["style_info"] = {k: kw.pop(k) for k in ("title", "artist", "style_licence", "style_source", "recommended_size")}
     kw["preview_images"] = kw.pop("preview") or []
     kw["preview_every"] = kw["checkpoint_every"]
     cfg = TrainConfig(out_dir=out_dir, **kw)
@@ -138,5 +142,5 @@ def train_style(**kw: Any) -> Path:
             f"stopped at step {trainer.step} of {cfg.iterations}; checkpoint saved to {ckpt}: add --resume to continue",
         )
     out = out_dir / f"{cfg.name}.onnx"
-    export_checkpoint(ckpt, out, name=cfg.name, overwrite=True, **export_kw)
+    export_checkpoint(ckpt, out, name=cfg.name, overwrite=True)  # the painting's metadata is in the checkpoint
     return out

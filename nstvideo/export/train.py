@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -62,6 +63,9 @@ class TrainConfig:
     checkpoint_every: int = 200
     preview_every: int = 200
     preview_images: list[Path] = field(default_factory=list)
+    # title, artist, licence, source, recommended size: kept in the checkpoint so a later `nstvideo export` of it
+    # does not forget the painting's provenance
+    style_info: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
         if self.arch not in ARCHS:
@@ -263,6 +267,8 @@ class Trainer:
         torch.set_rng_state(state["rng_torch"])
         random.setstate(state["rng_python"])
         self.elapsed_before = float(state.get("elapsed", 0.0))
+        known = state["config"].get("style_info") or {}  # what this run is not told again, it keeps
+        self.cfg.style_info = dict(known) | {k: v for k, v in self.cfg.style_info.items() if v is not None}
         log.info("resumed %s at step %d", path, self.step)
 
     @property
