@@ -1,0 +1,65 @@
+"""Train a style with one of the model card's CPU recipes, so a bundled style can be remade exactly.
+
+The bundled styles are interim CPU models (trained_models/MODEL_CARD.md, "The CPU recipe"); this runs the named
+recipe with the painting's metadata from bench/gpu/styles.tsv, one core each (two styles train side by side on a
+2-core machine), into runs/STYLE-RECIPE/. Extra `nstvideo train` options after `--` win over the recipe's.
+    python bench/train_cpu.py great-wave --recipe 256-crop --iterations 5500
+    python bench/train_cpu.py udnie --recipe 256-crop --resume -- --style-weight 40
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "gpu"))
+from train_styles import ROOT, metadata_args, style_table  # noqa: E402
+
+FIXED = (
+    "--arch johnson-skip --vgg craft --image-size 128 --style-size 256 --batch-size 2 --style-weight 20 "
+    "--iterations 2450 --workers 1"
+)
+RECIPES = {
+    "fixed": FIXED,
+    "stable": FIXED + " --tv-weight 10 --temporal-weight 2000",
+    "256-crop": FIXED + " --image-size 256 --batch-size 1 --iterations 3800 --recommended-size 256",
+}
+
+
+def main() -> None:
+    table = style_table()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("style", choices=sorted(table))
+    ap.add_argument("--recipe", choices=sorted(RECIPES), required=True)
+    ap.add_argument("--iterations", type=int, default=None, help="instead of the recipe's")
+    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--dry-run", action="store_true", help="print the command only")
+    ap.add_argument("--out-dir", type=Path, default=None)
+    ap.add_argument("--data", type=Path, default=ROOT / "runs" / "data" / "train", help="bench/split_data.py")
+    ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
+    argv = sys.argv[1:]
+    cut = argv.index("--") if "--" in argv else len(argv)
+    a = ap.parse_args(argv[:cut])  # after `--`: more `nstvideo train` options
+    out_dir = a.out_dir or ROOT / "runs" / f"{a.style}-{a.recipe}"
+    cmd = [
+        "nstvideo", "train", "--style-image", str(a.shared / "styles" / f"{a.style}.jpg"), "--name", a.style,
+        "--data", str(a.data), "--out-dir", str(out_dir), "--preview", str(a.shared / "samples" / "amber.jpg"),
+        *shlex.split(RECIPES[a.recipe]), *metadata_args(table[a.style]),
+    ]  # fmt: skip
+    if a.iterations:
+        cmd += ["--iterations", str(a.iterations)]
+    if a.resume:
+        cmd.append("--resume")
+    cmd += argv[cut + 1 :]  # later options win
+    print(shlex.join(cmd), flush=True)
+    if a.dry_run:
+        return
+    # one thread each, so two styles train side by side on 2 cores (bench/RESULTS.md, "Training more styles on the CPU")
+    os.execvpe(cmd[0], cmd, os.environ | {"OMP_NUM_THREADS": "1"})
+
+
+if __name__ == "__main__":
+    main()
