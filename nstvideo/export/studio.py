@@ -12,7 +12,7 @@ import torch
 from nstvideo.errors import InputError, Interrupted, OutputError
 from nstvideo.export.nets import build_net
 from nstvideo.export.onnx_export import export_onnx
-from nstvideo.export.train import TrainConfig, Trainer, recipe
+from nstvideo.export.train import STYLE_INFO, TrainConfig, Trainer, kept_style_info, recipe
 from nstvideo.export.vgg import describe_loss_network
 from nstvideo.pipeline.runner import ProgressReporter
 
@@ -91,13 +91,14 @@ def export_checkpoint(
     cfg = state["config"]
     net = build_net(cfg["arch"])
     net.load_state_dict(state["net"])
-    known = cfg.get("style_info") or {}  # checkpoints from before it was kept have none
+    info = kept_style_info(  # checkpoints from before it was kept have none
+        cfg.get("style_info"), {"title": title, "artist": artist, "style_licence": style_licence,
+                                "style_source": style_source, "recommended_size": recommended_size},
+    )  # fmt: skip
     meta = style_metadata(
-        cfg, name=name or cfg["name"], title=title or known.get("title"),
-        artist=artist or known.get("artist") or "unknown",
-        style_licence=style_licence or known.get("style_licence") or "unknown",
-        style_source=style_source or known.get("style_source") or "",
-        recommended_size=recommended_size or known.get("recommended_size"), steps=int(state["step"]),
+        cfg, name=name or cfg["name"], title=info.get("title"), artist=info.get("artist") or "unknown",
+        style_licence=info.get("style_licence") or "unknown", style_source=info.get("style_source") or "",
+        recommended_size=info.get("recommended_size"), steps=int(state["step"]),
         elapsed=float(state.get("elapsed", 0.0)), device=str(cfg.get("device_used", cfg.get("device", "?"))),
     )  # fmt: skip
     export_onnx(net, out, meta, overwrite=overwrite)  # logs the file, its size and the parity it checked
@@ -108,7 +109,7 @@ def train_style(**kw: Any) -> Path:
     """Train (or resume), then export NAME.onnx into the output folder."""
     out_dir = Path(kw.pop("out_dir") or Path("runs") / kw["name"])
     resume = kw.pop("resume")
-    kw["style_info"] = {k: kw.pop(k) for k in ("title", "artist", "style_licence", "style_source", "recommended_size")}
+    kw["style_info"] = {k: kw.pop(k) for k in STYLE_INFO}
     kw["preview_images"] = kw.pop("preview") or []
     kw["preview_every"] = kw["checkpoint_every"]
     cfg = TrainConfig(out_dir=out_dir, **kw)

@@ -86,6 +86,14 @@ class TrainConfig:
             raise UsageError("--lr must be positive", "1e-3 is the usual value")
 
 
+STYLE_INFO = ("title", "artist", "style_licence", "style_source", "recommended_size")
+
+
+def kept_style_info(saved: dict[str, Any] | None, given: dict[str, Any]) -> dict[str, Any]:
+    """The painting's metadata: what this command was given, else what the checkpoint kept."""
+    return dict(saved or {}) | {k: v for k, v in given.items() if v is not None}
+
+
 def read_rgb(path: Path, what: str = "image") -> np.ndarray:
     """RGB uint8, or a one-line error naming the file."""
     if not Path(path).is_file():
@@ -267,8 +275,7 @@ class Trainer:
         torch.set_rng_state(state["rng_torch"])
         random.setstate(state["rng_python"])
         self.elapsed_before = float(state.get("elapsed", 0.0))
-        known = state["config"].get("style_info") or {}  # what this run is not told again, it keeps
-        self.cfg.style_info = dict(known) | {k: v for k, v in self.cfg.style_info.items() if v is not None}
+        self.cfg.style_info = kept_style_info(state["config"].get("style_info"), self.cfg.style_info)
         log.info("resumed %s at step %d", path, self.step)
 
     @property
