@@ -5,6 +5,7 @@ recipe with the painting's metadata from bench/gpu/styles.tsv, one core each (tw
 2-core machine), into runs/STYLE-RECIPE/. Extra `nstvideo train` options after `--` win over the recipe's.
     python bench/train_cpu.py great-wave --recipe 256-crop --iterations 5500
     python bench/train_cpu.py udnie --recipe 256-crop --resume -- --style-weight 40
+    python bench/train_cpu.py mondrian --recipe 256-stable   # the GPU recipe's combination, at batch 1
 """
 
 from __future__ import annotations
@@ -22,10 +23,13 @@ FIXED = (
     "--arch johnson-skip --vgg craft --image-size 128 --style-size 256 --batch-size 2 --style-weight 20 "
     "--iterations 2450 --workers 1"
 )
+STABLE = " --tv-weight 10 --temporal-weight 2000"
+CROP_256 = " --image-size 256 --batch-size 1 --iterations 3800 --recommended-size 256"
 RECIPES = {
     "fixed": FIXED,
-    "stable": FIXED + " --tv-weight 10 --temporal-weight 2000",
-    "256-crop": FIXED + " --image-size 256 --batch-size 1 --iterations 3800 --recommended-size 256",
+    "stable": FIXED + STABLE,
+    "256-crop": FIXED + CROP_256,
+    "256-stable": FIXED + CROP_256 + STABLE,  # the GPU recipe's combination (mondrian, composition-vii)
 }
 
 
