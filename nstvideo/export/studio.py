@@ -24,9 +24,9 @@ def style_metadata(
     *,
     name: str,
     title: str | None,
-    artist: str,
-    style_licence: str,
-    style_source: str,
+    artist: str | None,
+    style_licence: str | None,
+    style_source: str | None,
     recommended_size: int | None,
     steps: int,
     elapsed: float,
@@ -38,10 +38,10 @@ def style_metadata(
     return {
         "style": name,
         "title": title or name.replace("-", " ").replace("_", " ").title(),
-        "artist": artist,
+        "artist": artist or "unknown",
         "style_image": Path(str(cfg["style_image"])).name,
-        "style_source": style_source,
-        "style_licence": style_licence,
+        "style_source": style_source or "",
+        "style_licence": style_licence or "unknown",
         "loss_network": loss_network,
         "loss_network_weights": loss_network_weights,
         "recipe": recipe(TrainConfig(**{k: cfg[k] for k in TrainConfig.__dataclass_fields__ if k in cfg})),
@@ -96,9 +96,7 @@ def export_checkpoint(
                                 "style_source": style_source, "recommended_size": recommended_size},
     )  # fmt: skip
     meta = style_metadata(
-        cfg, name=name or cfg["name"], title=info.get("title"), artist=info.get("artist") or "unknown",
-        style_licence=info.get("style_licence") or "unknown", style_source=info.get("style_source") or "",
-        recommended_size=info.get("recommended_size"), steps=int(state["step"]),
+        cfg, name=name or cfg["name"], **{k: info.get(k) for k in STYLE_INFO}, steps=int(state["step"]),
         elapsed=float(state.get("elapsed", 0.0)), device=str(cfg.get("device_used", cfg.get("device", "?"))),
     )  # fmt: skip
     export_onnx(net, out, meta, overwrite=overwrite)  # logs the file, its size and the parity it checked
