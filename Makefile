@@ -10,8 +10,12 @@ RUN_BIN := $(RUN_VENV)/bin
 # onnxruntime-gpu where an NVIDIA driver is present, else the CPU build (the two are exclusive)
 RUNTIME ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo gpu || echo cpu)
 DEMO_OUT ?= out/big-buck-bunny-mosaic.mp4
+# make test-runtime OTHER_PYTHON=python3.10: the runtime half's tests on another Python (no torch wheel there: the
+# tiny test styles are exported by .venv's torch; the studio tests skip)
+OTHER_PYTHON ?= python3.13
+OTHER_VENV ?= .venv-py$(shell $(OTHER_PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 
-.PHONY: demo test lint format clean
+.PHONY: demo test test-runtime lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,9 +47,16 @@ lint: $(VENV)/.dev
 test: lint
 	$(BIN)/python -m pytest -q
 
+test-runtime: $(VENV)/.dev
+	$(OTHER_PYTHON) -m venv $(OTHER_VENV)
+	$(OTHER_VENV)/bin/python -m pip install -q --upgrade pip
+	$(OTHER_VENV)/bin/python -m pip install -q -e ".[cpu,dev]" onnx
+	$(BIN)/python tests/conftest.py $(OTHER_VENV)/tiny-models
+	NSTVIDEO_TEST_MODELS=$(OTHER_VENV)/tiny-models $(OTHER_VENV)/bin/python -m pytest -q
+
 format: $(VENV)/.dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) $(RUN_VENV) out build *.egg-info
+	rm -rf $(VENV) $(RUN_VENV) .venv-py* out build *.egg-info

@@ -30,8 +30,18 @@ def export_tiny(path: Path, name: str, seed: int = 0, arch: str = "lite", size: 
 
 @pytest.fixture(scope="session")
 def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder with two tiny styles, 'tiny' and 'tiny2'."""
-    d = tmp_path_factory.mktemp("models")
+    """A folder with two tiny styles, 'tiny' and 'tiny2'.
+
+    On a Python without torch (the runtime half alone, e.g. another Python version), NSTVIDEO_TEST_MODELS may name a
+    folder where `python tests/conftest.py DIR` exported them beforehand, so the runtime tests still run there.
+    """
+    if prebuilt := os.environ.get("NSTVIDEO_TEST_MODELS"):
+        return Path(prebuilt).resolve()  # tests run the CLI from other folders
+    return export_models(tmp_path_factory.mktemp("models"))
+
+
+def export_models(d: Path) -> Path:
+    d.mkdir(parents=True, exist_ok=True)
     export_tiny(d / "tiny.onnx", "tiny", seed=0)
     export_tiny(d / "tiny2.onnx", "tiny2", seed=1)
     return d
@@ -63,3 +73,7 @@ def reap(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.kill()
         proc.communicate()
+
+
+if __name__ == "__main__":  # python tests/conftest.py DIR: the tiny styles for NSTVIDEO_TEST_MODELS
+    export_models(Path(sys.argv[1]))

@@ -75,6 +75,8 @@ _NVENC_PRESET = {
     "placebo": "p7",
 }
 
+# PyAV before 18 (the last release for Python 3.10 is 17) has no BT.2020 matrix; BT.709 is the nearest it has.
+_BT2020 = getattr(Colorspace, "BT2020", Colorspace.ITU709)
 # AVColorSpace (frame.colorspace) -> swscale matrix. Unspecified/unknown falls back by frame height.
 _MATRIX_FOR_AVCOL_SPC = {
     1: Colorspace.ITU709,
@@ -82,8 +84,8 @@ _MATRIX_FOR_AVCOL_SPC = {
     5: Colorspace.ITU601,
     6: Colorspace.ITU601,
     7: Colorspace.SMPTE240M,
-    9: Colorspace.BT2020,
-    10: Colorspace.BT2020,
+    9: _BT2020,
+    10: _BT2020,
 }
 _AVCOL_RANGE_MPEG, _AVCOL_RANGE_JPEG = 1, 2
 _AVCOL_BT709 = 1  # the same number for AVColorSpace, AVColorPrimaries and AVColorTransferCharacteristic
