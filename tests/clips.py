@@ -22,10 +22,10 @@ PATCH_COLOURS_BGR = [(0, 0, 255), (0, 255, 0), (255, 0, 0), (128, 128, 128)]
 #: Cycle of frame durations, in milliseconds, used for variable-frame-rate clips.
 VFR_STEPS_MS = [40, 80, 40, 120, 60]
 
-_KR_KB = {"bt601": (0.299, 0.114), "bt709": (0.2126, 0.0722)}
-_AVCOL_SPC = {"bt601": 6, "bt709": 1}  # AVCOL_SPC_SMPTE170M, AVCOL_SPC_BT709
-_AVCOL_PRI = {"bt601": 6, "bt709": 1}  # AVCOL_PRI_SMPTE170M, AVCOL_PRI_BT709
-_AVCOL_TRC = {"bt601": 6, "bt709": 1}  # AVCOL_TRC_SMPTE170M, AVCOL_TRC_BT709
+_KR_KB = {"bt601": (0.299, 0.114), "bt709": (0.2126, 0.0722), "bt2020": (0.2627, 0.0593)}
+_AVCOL_SPC = {"bt601": 6, "bt709": 1, "bt2020": 9}  # AVCOL_SPC_SMPTE170M, AVCOL_SPC_BT709, AVCOL_SPC_BT2020_NCL
+_AVCOL_PRI = {"bt601": 6, "bt709": 1, "bt2020": 9}  # AVCOL_PRI_SMPTE170M, AVCOL_PRI_BT709, AVCOL_PRI_BT2020
+_AVCOL_TRC = {"bt601": 6, "bt709": 1, "bt2020": 1}  # ..., AVCOL_TRC_BT709 (8-bit BT.2020 uses the BT.709 curve)
 
 
 def index_level(i: int) -> int:
@@ -164,8 +164,8 @@ def make_clip(
 
     `width`/`height` are the displayed (upright) size. `rotation` is the clockwise display rotation, as in the
     legacy `rotate` tag (an upright phone video is 90): pixels are stored turned the other way and a display
-    matrix tells players to turn them back. `colorspace` ("bt601"/"bt709") picks the matrix and tags the stream;
-    None leaves it untagged and uses what players assume (BT.601 below 720 lines, BT.709 from 720).
+    matrix tells players to turn them back. `colorspace` ("bt601"/"bt709"/"bt2020") picks the matrix and tags the
+    stream; None leaves it untagged and uses what players assume (BT.601 below 720 lines, BT.709 from 720).
     `color_range` "pc" writes full range. `audio` True (or a codec name) adds a 440 Hz sine track.
     `subtitles` (mkv only) adds a SubRip track with two cues.
     """

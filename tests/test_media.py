@@ -8,6 +8,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from av.video.reformatter import Colorspace
 
 from nstvideo.errors import DeviceUnavailableError, InputError, NstError, ProcessingError, UsageError
 from nstvideo.pipeline.media import FileSource, Frame, VideoFileSink, VideoInfo, available_h264_encoders
@@ -185,6 +186,7 @@ def test_rotation_is_applied_upright(tmp_path: Path, rotation: int, suffix: str)
     [
         ("bt709", None, (96, 48)),
         ("bt601", None, (96, 48)),
+        ("bt2020", None, (96, 48)),
         (None, None, (96, 48)),  # untagged SD: BT.601
         ("bt709", "pc", (96, 48)),  # full range
         (None, None, (1280, 720)),  # untagged HD: BT.709
@@ -202,8 +204,10 @@ def test_decode_honours_matrix_and_range(
         colorspace=colorspace,
         color_range=color_range,
     )
+    # PyAV 17 (Python 3.10's last) has no BT.2020 matrix: such clips decode with BT.709's, off by up to 13 levels
+    exact = colorspace != "bt2020" or hasattr(Colorspace, "BT2020")
     with FileSource(clip) as src:
-        assert_patches(next(iter(src.frames())).image, tol=4)
+        assert_patches(next(iter(src.frames())).image, tol=4 if exact else 16)
 
 
 def test_encode_is_bt709_limited_and_tagged(tmp_path: Path) -> None:
