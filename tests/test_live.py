@@ -447,6 +447,14 @@ class XScreen:
             time.sleep(0.2)
         raise AssertionError(f"no window named {name!r} after {timeout} s")
 
+    def wait_painted(self, window: str, timeout: float = 5) -> None:
+        """Qt on a bare X server (no window manager) now and then loses a new window's first Expose and never
+        paints it (about 1 in 10 on a loaded machine, reproduced with a bare cv2.imshow loop; keys still work).
+        Mapping it again, as a window manager's reparenting would, makes Qt paint."""
+        if not wait_for(lambda: bool(self.shot(window).any()), timeout):
+            self.xdotool("windowunmap", "--sync", window)
+            self.xdotool("windowmap", "--sync", window)
+
     def press(self, window: str, key: str) -> None:
         self.xdotool("windowfocus", "--sync", window)
         self.xdotool("key", key)
@@ -508,6 +516,7 @@ def test_preview_window_shows_the_overlay_and_obeys_hotkeys(models_dir: Path, tm
 def _drive_window(screen: XScreen, proc: subprocess.Popen, folder: Path) -> tuple[str, str, list[Path]]:
     """Show the original (space), check the status overlay, open the help (h), snapshot (s), quit (q)."""
     window = screen.find_window("nstvideo", proc)
+    screen.wait_painted(window)
     screen.press(window, "space")  # the original: flat grey, with the overlay over it
 
     def status_overlay() -> np.ndarray | None:
