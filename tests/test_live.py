@@ -14,6 +14,7 @@ import select
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -399,19 +400,14 @@ def test_style_bank_builds_each_style_once(models_dir: Path) -> None:
 # -- the preview window, on a virtual X screen ------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def x_display() -> Iterator[str]:
-    """A private Xvfb screen (Debian: apt install xvfb xdotool); the display number is Xvfb's own free pick."""
-    if not sys.platform.startswith("linux"):
-        pytest.skip("the window test drives X11 (Xvfb, xdotool)")
-    if not (shutil.which("Xvfb") and shutil.which("xdotool")):
-        pytest.skip("Xvfb and xdotool are not installed (Debian/Ubuntu: apt install xvfb xdotool)")
-    if not opencv_gui():
-        pytest.skip("this OpenCV has no GUI support (opencv-python-headless)")
-    pytest.importorskip("PIL.ImageGrab")
+@contextlib.contextmanager
+def xvfb(*args: str) -> Iterator[str]:
+    """A private Xvfb screen (Debian: apt install xvfb); the display number is Xvfb's own free pick."""
+    if not (sys.platform.startswith("linux") and shutil.which("Xvfb")):
+        pytest.skip("Xvfb is not installed (Debian/Ubuntu: apt install xvfb)")
     read_fd, write_fd = os.pipe()
-    xvfb = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "800x600x24", "-nolisten", "tcp"],
+    server = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "800x600x24", "-nolisten", "tcp", *args],
         pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     os.close(write_fd)
@@ -423,8 +419,38 @@ def x_display() -> Iterator[str]:
             pytest.skip("Xvfb did not start")
         yield f":{number}"
     finally:
-        xvfb.terminate()
-        xvfb.wait(timeout=10)
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def x_display() -> Iterator[str]:
+    """A screen to drive with xdotool and photograph with PIL."""
+    if not shutil.which("xdotool"):
+        pytest.skip("xdotool is not installed (Debian/Ubuntu: apt install xdotool)")
+    if not opencv_gui():
+        pytest.skip("this OpenCV has no GUI support (opencv-python-headless)")
+    pytest.importorskip("PIL.ImageGrab")
+    with xvfb() as display:
+        yield display
+
+
+def test_window_refused_where_the_x_server_wants_a_cookie(models_dir: Path, clip: Path, tmp_path: Path) -> None:
+    """A display that answers but refuses us (no cookie: another user's session, sudo) must be a one-line
+    refusal too: Qt would abort the process."""
+    if not opencv_gui():
+        pytest.skip("this OpenCV has no GUI support (opencv-python-headless)")
+    cookie = [b"", b"0", b"MIT-MAGIC-COOKIE-1", os.urandom(16)]  # an Xauthority entry: family, then 4 counted fields
+    auth = tmp_path / "Xauthority"
+    auth.write_bytes(struct.pack(">H", 0xFFFF) + b"".join(struct.pack(">H", len(f)) + f for f in cookie))
+    with xvfb("-auth", str(auth)) as display:
+        r = subprocess.run(
+            [sys.executable, "-m", "nstvideo", "webcam", "--models-dir", str(models_dir), "--style", "tiny",
+             "--camera", str(clip)], capture_output=True, text=True, timeout=60,
+            env={**os.environ, "DISPLAY": display, "XAUTHORITY": os.devnull},
+        )  # fmt: skip
+    _, hint = assert_error(r, 2, "not authorised", display)
+    assert "--no-window" in hint and "Authorization required" not in r.stderr  # libxcb's own line is silenced
 
 
 class XScreen:

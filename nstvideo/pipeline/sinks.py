@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import ctypes.util
 import errno
 import functools
 import os
 import socket
 import sys
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -57,6 +59,8 @@ def display_problem() -> str:
         return "no display to open the preview window on ($DISPLAY and $WAYLAND_DISPLAY are not set)"
     if not _x_display_answers(display):
         return f"cannot connect to the X display {display!r} ($DISPLAY)"
+    if not _x_display_accepts(display):
+        return f"the X display {display!r} refused the connection (not authorised: check $XAUTHORITY, or xhost)"
     return ""
 
 
@@ -78,6 +82,42 @@ def _x_display_answers(display: str) -> bool:
             return True
     except OSError:
         return False
+
+
+def _x_display_accepts(display: str) -> bool:
+    """Whether the X server completes the connection handshake (authorisation included), asked through libxcb as
+    Qt asks; True where libxcb cannot be loaded (nothing to ask with: Qt will say what is wrong)."""
+    name = ctypes.util.find_library("xcb")
+    if name is None:
+        return True
+    try:
+        xcb = ctypes.CDLL(name)
+    except OSError:
+        return True
+    xcb.xcb_connect.restype = ctypes.c_void_p
+    xcb.xcb_connect.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+    xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+    xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+    with _stderr_silenced():  # libxcb prints "Authorization required, ..." itself; our error line says it
+        conn = xcb.xcb_connect(display.encode(), None)
+    try:
+        return xcb.xcb_connection_has_error(conn) == 0
+    finally:
+        xcb.xcb_disconnect(conn)
+
+
+@contextlib.contextmanager
+def _stderr_silenced() -> Iterator[None]:
+    """Silence what C libraries write to file descriptor 2 (Python's own sys.stderr is untouched)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _quiet_qt_fonts() -> None:
