@@ -366,10 +366,12 @@ def test_unavailable_nvenc_is_an_error(models_dir: Path, clips: Path, out_dir: P
     [
         (("--strength", "1.5"), ("strength",)),
         (("--size", "3"), ("size",)),
+        (("--size", "100000"), ("size", "4320")),
         (("--crf", "99"), ("crf",)),
         (("--start", "-1"), ("start",)),
         (("--start", "50"), ("beyond the end",)),
         (("--output-size", "4"), ("output-size",)),
+        (("--output-size", "9000"), ("output-size",)),
         (("--preset", "warp"), ("preset",)),
         (("--device", "quantum"), ("device",)),
         (("--batch-size", "0"), ("batch-size",)),
@@ -382,6 +384,20 @@ def test_bad_values_are_refused(
 ) -> None:
     r = stylise(models_dir, "file", clips / "aac.mp4", out_dir / "o.mp4", *args)
     assert_error(r, 2, *mentions)
+    assert_nothing_written(out_dir)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="address-space limit (RLIMIT_AS) as on Linux")
+def test_out_of_memory_is_one_line_and_writes_nothing(models_dir: Path, clips: Path, out_dir: Path) -> None:
+    """A --size the machine cannot hold: ONNX Runtime's allocation failure becomes an error naming --size."""
+    import resource
+
+    def three_gib() -> None:  # in the child only: an 8K-ish frame needs more than this
+        resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+
+    r = stylise(models_dir, "image", clips / "photo.jpg", out_dir / "o.png", "--size", "4000", preexec_fn=three_gib)
+    _, hint = assert_error(r, 1, "out of memory", "on cpu")
+    assert "--size" in hint and "[E:onnxruntime" not in r.stderr  # no ONNX Runtime log lines around it
     assert_nothing_written(out_dir)
 
 

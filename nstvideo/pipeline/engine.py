@@ -9,14 +9,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from nstvideo.errors import InputError, UsageError
+from nstvideo.errors import InputError, ProcessingError, UsageError
 from nstvideo.pipeline import post
 from nstvideo.pipeline.models import INPUT_NAME, OUTPUT_NAME, StyleModel, resolve_style
-from nstvideo.pipeline.session import create_session
+from nstvideo.pipeline.session import create_session, ort_module
 
 log = logging.getLogger("nstvideo")
 
 MIN_SIDE = 16
+MAX_SIDE = 4320  # 8K UHD's short side; beyond it a frame is gigabytes of activations
 
 
 def scaled_size(width: int, height: int, short_side: int) -> tuple[int, int]:
@@ -65,16 +66,20 @@ class Stylizer:
         threads: int = 0,
     ) -> None:
         self.model = style if isinstance(style, StyleModel) else resolve_style(style, models_dirs)
-        if size is not None and size != 0 and size < MIN_SIDE:
-            raise UsageError(f"--size must be 0 (native) or at least {MIN_SIDE}, got {size}", "e.g. --size 512")
-        if output_size is not None and output_size < MIN_SIDE:
-            raise UsageError(f"--output-size must be at least {MIN_SIDE}, got {output_size}", "e.g. --output-size 720")
+        if size is not None and size != 0 and not MIN_SIDE <= size <= MAX_SIDE:
+            raise UsageError(f"--size must be 0 (native) or {MIN_SIDE}-{MAX_SIDE}, got {size}", "e.g. --size 512")
+        if output_size is not None and not MIN_SIDE <= output_size <= MAX_SIDE:
+            raise UsageError(
+                f"--output-size must be {MIN_SIDE}-{MAX_SIDE}, got {output_size}", "e.g. --output-size 720"
+            )
         self.size = self.model.recommended_size if size is None else size
         self.output_size = output_size
         self.strength = check_strength(strength)
         self.preserve_color = preserve_color
         self.smoother = post.TemporalSmoother(smooth)
         self.session, self.session_info = create_session(self.model.path, device, threads)
+        self._run_options = ort_module().RunOptions()
+        self._run_options.log_severity_level = 4  # a failed run raises, and becomes our one error line; no ORT log
 
     def reset(self) -> None:
         """Start a new sequence: the next frame is not blended with anything before it."""
@@ -90,7 +95,7 @@ class Stylizer:
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         """Raw model call on an [N, H, W, 3] uint8 BGR batch."""
-        return self.session.run([OUTPUT_NAME], {INPUT_NAME: batch})[0]
+        return self.session.run([OUTPUT_NAME], {INPUT_NAME: batch}, self._run_options)[0]
 
     def stylize_batch(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Stylise same-sized frames in one model call (a GPU is faster on batches)."""
@@ -104,8 +109,16 @@ class Stylizer:
                 raise InputError("frames in one batch must share a size", "stylise them one by one")
         proc = scaled_size(w, h, self.size)
         out_size = self.output_shape(w, h)
-        small = np.stack([resize(f, proc) for f in frames])
-        styled = self.infer(small)
+        try:
+            small = np.stack([resize(f, proc) for f in frames])
+            styled = self.infer(small)
+        except Exception as exc:
+            if not _out_of_memory(exc):
+                raise
+            raise ProcessingError(
+                f"out of memory stylising {len(frames)} frame(s) at {proc[0]}x{proc[1]} on {self.provider}",
+                "use a smaller --size" + (" or --batch-size" if len(frames) > 1 else ""),
+            ) from exc
         results = []
         for original, little, s in zip(frames, small, styled, strict=True):
             s = resize(self.smoother(little, s), out_size)
@@ -130,3 +143,11 @@ class Stylizer:
                 batch = []
         if batch:
             yield from self.stylize_batch(batch)
+
+
+def _out_of_memory(exc: Exception) -> bool:
+    """An allocation failure in NumPy, OpenCV or ONNX Runtime (CPU arena or CUDA), which each report differently."""
+    if isinstance(exc, MemoryError) or (isinstance(exc, cv2.error) and exc.code == cv2.Error.StsNoMem):
+        return True
+    text = str(exc).lower()
+    return any(s in text for s in ("failed to allocate", "bad_alloc", "out of memory"))
