@@ -10,6 +10,7 @@ from nstvideo import Stylizer
 from nstvideo.errors import DeviceUnavailableError, UsageError
 from nstvideo.pipeline import post
 from nstvideo.pipeline.engine import scaled_size
+from nstvideo.pipeline.session import trt_profile_problem
 
 
 def test_output_keeps_input_size(tiny_model, frame):
@@ -131,3 +132,15 @@ def test_explicit_tensorrt_without_it_is_an_error(tiny_model):
         pytest.skip("this machine has TensorRT")
     with pytest.raises(DeviceUnavailableError, match="tensorrt"):
         Stylizer(tiny_model, device="tensorrt")
+
+
+@pytest.mark.parametrize(
+    ("batch", "width", "height", "fits"),
+    [(1, 3840, 2160, True), (8, 1280, 720, True), (1, 2160, 3840, False), (9, 64, 64, False), (1, 4096, 2160, False)],
+)
+def test_tensorrt_profile_covers_landscape_4k_batches_of_8(batch: int, width: int, height: int, fits: bool) -> None:
+    """What the cached TensorRT engine's shape profile takes; a portrait 4K frame at its own size needs --size."""
+    problem = trt_profile_problem(batch, height, width)
+    assert (problem == "") == fits
+    if not fits:
+        assert f"{width}x{height}" in problem and "3840x2160" in problem

@@ -12,7 +12,7 @@ import numpy as np
 from nstvideo.errors import InputError, ProcessingError, UsageError
 from nstvideo.pipeline import post
 from nstvideo.pipeline.models import INPUT_NAME, OUTPUT_NAME, StyleModel, resolve_style
-from nstvideo.pipeline.session import create_session, ort_module
+from nstvideo.pipeline.session import create_session, ort_module, trt_profile_problem
 
 log = logging.getLogger("nstvideo")
 
@@ -109,6 +109,8 @@ class Stylizer:
                 raise InputError("frames in one batch must share a size", "stylise them one by one")
         proc = scaled_size(w, h, self.size)
         out_size = self.output_shape(w, h)
+        if self.provider == "tensorrt" and (problem := trt_profile_problem(len(frames), proc[1], proc[0])):
+            raise UsageError(problem, "use a smaller --size (or --batch-size), or --device cuda")
         try:
             small = np.stack([resize(f, proc) for f in frames])
             styled = self.infer(small)

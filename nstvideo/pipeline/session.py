@@ -22,7 +22,23 @@ TRT, CUDA, DML, COREML, CPU = (
 AUTO_ORDER = (TRT, CUDA, DML, COREML, CPU)
 SHORT = {TRT: "tensorrt", CUDA: "cuda", DML: "directml", COREML: "coreml", CPU: "cpu"}
 # TensorRT shape profile: any frame from 16 px to 4K, batches up to 8; an engine is built once per profile and cached.
-TRT_PROFILE = {"min": "frames:1x16x16x3", "opt": "frames:1x720x1280x3", "max": "frames:8x2160x3840x3"}
+TRT_MAX_BATCH, TRT_MAX_HEIGHT, TRT_MAX_WIDTH = 8, 2160, 3840
+TRT_PROFILE = {
+    "min": "frames:1x16x16x3",
+    "opt": "frames:1x720x1280x3",
+    "max": f"frames:{TRT_MAX_BATCH}x{TRT_MAX_HEIGHT}x{TRT_MAX_WIDTH}x3",
+}
+
+
+def trt_profile_problem(batch: int, height: int, width: int) -> str:
+    """Why a model call of this shape cannot run on the cached TensorRT engine ('' if it can): a clear refusal
+    instead of TensorRT's own failure. A portrait 4K frame (2160 wide, 3840 high) at its own size is outside."""
+    if batch <= TRT_MAX_BATCH and height <= TRT_MAX_HEIGHT and width <= TRT_MAX_WIDTH:
+        return ""
+    return (
+        f"{batch} frame(s) of {width}x{height} are outside TensorRT's engine profile "
+        f"(up to {TRT_MAX_BATCH} frames of {TRT_MAX_WIDTH}x{TRT_MAX_HEIGHT})"
+    )
 
 
 def ort_module() -> ModuleType:
