@@ -16,6 +16,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import cv2
+
 from nstvideo.export.vgg import save_loss_network
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,6 +44,16 @@ def main() -> None:
         d.mkdir(parents=True)
     for p in sorted((args.shared / "styles").glob("*.jpg")):
         shutil.copyfile(p, styles / p.name)
+    samples = args.out / "samples"  # previews while training, and the Gatys keyframe
+    shutil.rmtree(samples, ignore_errors=True)
+    samples.mkdir()
+    for name in ("amber.jpg", "tubingen.jpg"):
+        shutil.copyfile(args.shared / "samples" / name, samples / name)
+    # A 1920x1080 photo for the 1080p keyframe bar (no sample is that large: tubingen, upscaled and cropped to 16:9)
+    photo = cv2.imread(str(samples / "tubingen.jpg"))
+    photo = cv2.resize(photo, (1920, round(photo.shape[0] * 1920 / photo.shape[1])), interpolation=cv2.INTER_CUBIC)
+    top = (photo.shape[0] - 1080) // 2
+    cv2.imwrite(str(samples / "tubingen-1080p.jpg"), photo[top : top + 1080], [cv2.IMWRITE_JPEG_QUALITY, 90])
     vgg = save_loss_network(args.out / "vgg16_bn-craft-fp16.pth", "craft", upto="relu5_1")
     tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
     checkout = size_mb([ROOT / f for f in tracked.decode().split("\0") if f])

@@ -31,8 +31,12 @@ ROOT = HERE.parents[1]
 # "Recipe experiments", "Flicker".
 RECIPE = (
     "--arch johnson-skip --image-size 256 --style-size 256 --batch-size 4 --style-weight 20 --tv-weight 10 "
-    "--temporal-weight 2000"
+    "--temporal-weight 2000 --recommended-size 256"
 )
+# The lite net for CPU users: the same recipe on the small architecture, with the temporal weight its CPU run
+# shipped with (1000: at 2000 the CPU lite net drew a green blob edge; bench/RESULTS.md, "A lite net").
+LITE = "--arch lite-skip --temporal-weight 1000"
+EARLY_FAILURE_S = 120  # a run that dies this soon is retried once in fp32 (bf16/channels_last never ran on a GPU here)
 MAX_FILE = 15 * 2**20
 
 
@@ -41,9 +45,15 @@ def style_table() -> dict[str, dict[str, str]]:
         return {row["name"]: row for row in csv.DictReader(f, delimiter="\t")}
 
 
-def metadata_args(row: dict[str, str]) -> list[str]:
-    return ["--title", row["title"], "--artist", row["artist"], "--style-licence", row["licence"],
+def metadata_args(row: dict[str, str], lite: bool = False) -> list[str]:
+    title = f"{row['title']} (lite net)" if lite else row["title"]
+    return ["--title", title, "--artist", row["artist"], "--style-licence", row["licence"],
             "--style-source", row["source"]]  # fmt: skip
+
+
+def tail(run: Path, lines: int = 15) -> str:
+    log = run / "train.log"
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else "(no log)"
 
 
 def checkpoint_progress(path: Path) -> tuple[int, float]:
@@ -60,6 +70,7 @@ def main() -> None:
     table = style_table()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--styles", nargs="+", default=[n for n in table if table[n]["licence"].startswith("public")])
+    ap.add_argument("--lite", nargs="*", default=[], help="styles to train a lite net of too (NAME-lite)")
     ap.add_argument("--iterations", type=int, default=2000)
     ap.add_argument("--budget", type=float, default=420, help="seconds of training in this call")
     ap.add_argument("--recipe", default=RECIPE, help="extra `nstvideo train` options, one string")
@@ -76,40 +87,63 @@ def main() -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     nst = [sys.executable, "-m", "nstvideo"]
 
-    procs: dict[str, subprocess.Popen] = {}
-    started = time.monotonic()
-    for name in args.styles:
+    runs = {name: (name, args.recipe) for name in args.styles}
+    runs |= {f"{name}-lite": (name, f"{args.recipe} {LITE}") for name in args.lite}
+    preview = [a for p in sorted((args.carry / "samples").glob("amber.jpg")) for a in ("--preview", str(p))]
+
+    def start(name: str, extra: list[str]) -> subprocess.Popen:
+        style, recipe = runs[name]
         run = args.runs / name
         run.mkdir(parents=True, exist_ok=True)
         resume = ["--resume"] if (run / f"{name}.ckpt").exists() else []
-        cmd = [*nst, "train", "--style-image", str(args.carry / "styles" / f"{name}.jpg"), "--name", name,
+        info = metadata_args(table[style], lite=name != style)
+        cmd = [*nst, "train", "--style-image", str(args.carry / "styles" / f"{style}.jpg"), "--name", name,
                "--data", str(args.carry / "content"), "--out-dir", str(run), "--vgg", str(vgg),
                "--device", args.device, "--iterations", str(args.iterations), "--checkpoint-every", "250",
-               "--workers", "2", *shlex.split(args.recipe), *metadata_args(table[name]), *resume]  # fmt: skip
+               "--workers", "2", *shlex.split(recipe), *info, *preview, *resume, *extra]  # fmt: skip
         log = open(run / "train.log", "a")  # noqa: SIM115 - the child keeps its own copy; ours is closed below
-        procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
         log.close()
+        return proc
+
+    started = time.monotonic()
+    procs = {name: start(name, []) for name in runs}
+    retried: set[str] = set()
     deadline = started + args.budget
     while any(p.poll() is None for p in procs.values()) and time.monotonic() < deadline:
         time.sleep(1)
+        for name, p in procs.items():
+            early = time.monotonic() - started < EARLY_FAILURE_S
+            if p.returncode not in (None, 0) and early and name not in retried:
+                print(f"{name} failed early (exit {p.returncode}); retrying in fp32:\n{tail(args.runs / name)}")
+                retried.add(name)
+                procs[name] = start(name, ["--precision", "fp32"])
     for p in procs.values():
         if p.poll() is None:
             p.send_signal(signal.SIGINT)  # the trainer saves a checkpoint and stops
     for p in procs.values():
         p.wait(timeout=120)
     wall = time.monotonic() - started
+    exports = {}
+    for name, p in procs.items():  # in parallel: each export also checks ONNX Runtime parity on the CPU
+        run, style = args.runs / name, runs[name][0]
+        if p.returncode != 0 and (run / f"{name}.ckpt").exists():
+            cmd = [*nst, "export", str(run / f"{name}.ckpt"), str(run / f"{name}.onnx"), "--overwrite",
+                   *metadata_args(table[style], lite=name != style)]  # fmt: skip
+            exports[name] = subprocess.Popen(cmd, env=env, cwd=ROOT)
+    for p in exports.values():
+        p.wait(timeout=300)
 
-    print(f"{len(procs)} styles in parallel for {wall:.0f} s on {args.device}; recipe: {args.recipe}")
+    print(f"{len(procs)} runs in parallel for {wall:.0f} s on {args.device}; recipe: {args.recipe}")
     print("| style | steps | steps/s | finished | exported |")
     print("| --- | ---: | ---: | --- | --- |")
     packs: list[list[Path]] = [[]]
-    for name in args.styles:
+    for name in runs:
         run = args.runs / name
         onnx = run / f"{name}.onnx"
         finished = procs[name].returncode == 0  # it ran all its iterations and exported; 130: stopped by SIGINT
-        if not finished and (run / f"{name}.ckpt").exists():
-            subprocess.run([*nst, "export", str(run / f"{name}.ckpt"), str(onnx), "--overwrite",
-                            *metadata_args(table[name])], env=env, cwd=ROOT, check=False)  # fmt: skip
+        if not onnx.exists():
+            print(f"{name}: no ONNX; end of its log:\n{tail(run)}")
         steps, seconds = checkpoint_progress(run / f"{name}.ckpt")
         rate = steps / seconds if seconds > 0 else 0.0
         print(f"| {name} | {steps} | {rate:.2f} | {'yes' if finished else 'no (checkpoint)'} | {onnx.exists()} |")

@@ -44,7 +44,10 @@ def style_metadata(
         "style_licence": style_licence or "unknown",
         "loss_network": loss_network,
         "loss_network_weights": loss_network_weights,
-        "recipe": recipe(TrainConfig(**{k: cfg[k] for k in TrainConfig.__dataclass_fields__ if k in cfg})),
+        # the steps it ran, not the target: a run stopped early (Ctrl-C, a time budget) is exported as it is
+        "recipe": recipe(
+            TrainConfig(**{k: cfg[k] for k in TrainConfig.__dataclass_fields__ if k in cfg} | {"iterations": steps})
+        ),
         "iterations": str(steps),
         "image_size": str(image_size),
         "data": f"{cfg.get('data_count', '?')} photos from {Path(str(cfg['data'])).name}",
