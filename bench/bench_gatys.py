@@ -2,7 +2,7 @@
 
 `nstvideo keyframe` wall time is the user's figure; this splits it (loss-network load, then each level).
 Usage: python bench/bench_gatys.py PHOTO PAINTING [--size 512] [--iterations 200] [--vgg craft] [--device auto]
-       [--out result.png]
+       [--level-ratio 4] [--out result.png]
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import torch
 
-from nstvideo.export.gatys import GatysConfig, level_iterations, levels, stylize_keyframe
+from nstvideo.export.gatys import LEVEL_RATIO, GatysConfig, level_iterations, levels, stylize_keyframe
 
 
 def main() -> None:
@@ -25,12 +25,17 @@ def main() -> None:
     ap.add_argument("--iterations", type=int, default=GatysConfig.iterations)
     ap.add_argument("--vgg", default="craft")
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--level-ratio", type=float, default=None, help="default: the device's (gatys.LEVEL_RATIO)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
-    cfg = GatysConfig(size=args.size, iterations=args.iterations, vgg=args.vgg, device=args.device)
+    cfg = GatysConfig(
+        size=args.size, iterations=args.iterations, vgg=args.vgg, device=args.device, level_ratio=args.level_ratio
+    )
     photo, painting = cv2.imread(str(args.photo)), cv2.imread(str(args.painting))
     sizes = levels(cfg.size)
-    bounds = [sum(level_iterations(cfg.iterations, len(sizes))[: i + 1]) for i in range(len(sizes))]
+    device = "cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()) else "cpu"
+    its = level_iterations(cfg.iterations, len(sizes), cfg.level_ratio or LEVEL_RATIO[device])
+    bounds = [sum(its[: i + 1]) for i in range(len(sizes))]
     stamps: dict[int, float] = {}
 
     def progress(done: int, total: int, loss: float) -> None:
@@ -43,6 +48,7 @@ def main() -> None:
     result = stylize_keyframe(photo, painting, cfg, progress=progress)
     total = time.perf_counter() - started
     print(f"{args.photo.name} x {args.painting.name}, short side {cfg.size}, {cfg.iterations} iterations, "
+          f"level ratio {cfg.level_ratio or LEVEL_RATIO[device]}, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads: {total:.1f} s in all")  # fmt: skip
     print("| level (short side) | iterations | seconds | s / iteration |")
     print("| ---: | ---: | ---: | ---: |")

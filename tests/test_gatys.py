@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from nstvideo.errors import InputError, UsageError  # noqa: E402
-from nstvideo.export.gatys import GatysConfig, final_loss, level_iterations, levels, stylize_keyframe  # noqa: E402
+from nstvideo.export.gatys import LEVEL_RATIO, GatysConfig, final_loss, level_iterations, levels, stylize_keyframe  # noqa: E402
 from nstvideo.export.keyframe import pick_frame  # noqa: E402
 from nstvideo.export.vgg import VGG16Features  # noqa: E402
 from tests.clips import make_clip, read_index  # noqa: E402
@@ -67,6 +67,9 @@ def test_coarse_to_fine_schedule():
     assert levels(100) == [100]
     its = level_iterations(200, 3)
     assert sum(its) == 200 and its[0] > its[1] > its[2]
+    # the GPU's flatter schedule: a 1080p keyframe's finest level gets 13 iterations, not 2
+    assert level_iterations(200, 4) == [151, 38, 9, 2]
+    assert level_iterations(200, 4, LEVEL_RATIO["cuda"]) == [107, 53, 27, 13]
 
 
 def test_video_frame_pick(assets):
