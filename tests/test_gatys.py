@@ -11,7 +11,15 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from nstvideo.errors import InputError, UsageError  # noqa: E402
-from nstvideo.export.gatys import LEVEL_RATIO, GatysConfig, final_loss, level_iterations, levels, stylize_keyframe  # noqa: E402
+from nstvideo.export.gatys import (  # noqa: E402
+    LEVEL_RATIO,
+    GatysConfig,
+    final_loss,
+    level_iterations,
+    levels,
+    reproducible,
+    stylize_keyframe,
+)  # noqa: E402
 from nstvideo.export.keyframe import pick_frame  # noqa: E402
 from nstvideo.export.vgg import VGG16Features  # noqa: E402
 from tests.clips import make_clip, read_index  # noqa: E402
@@ -50,6 +58,17 @@ def test_deterministic_with_a_seed(assets):
     photo, art = cv2.imread(str(assets["photo"])), cv2.imread(str(assets["art"]))
     cfg = GatysConfig(size=32, iterations=3, init="noise", optimizer="adam", vgg=str(assets["vgg"]), device="cpu")
     assert np.array_equal(stylize_keyframe(photo, art, cfg), stylize_keyframe(photo, art, cfg))
+
+
+def test_cuda_runs_use_deterministic_kernels_and_restore_the_settings():
+    # the effect (two CUDA runs, one image) needs a GPU: bench/gpu/gatys_check.sh; here, that the switch is thrown
+    cudnn = torch.backends.cudnn
+    before = cudnn.deterministic, cudnn.benchmark
+    with reproducible(torch.device("cuda")):
+        assert cudnn.deterministic and not cudnn.benchmark
+    assert (cudnn.deterministic, cudnn.benchmark) == before
+    with reproducible(torch.device("cpu")):
+        assert (cudnn.deterministic, cudnn.benchmark) == before
 
 
 def test_preserve_color_keeps_the_photos_chroma(assets):
