@@ -1,8 +1,9 @@
-"""Train a style with one of the model card's CPU recipes, so a bundled style can be remade exactly.
+"""Train a style with one of the CPU recipes, so a CPU net can be remade exactly.
 
-The bundled styles are interim CPU models (trained_models/MODEL_CARD.md, "The CPU recipe"); this runs the named
-recipe with the painting's metadata from bench/gpu/styles.tsv, one core each (two styles train side by side on a
-2-core machine), into runs/STYLE-RECIPE/. Extra `nstvideo train` options after `--` win over the recipe's.
+The bundled great-wave and the CPU nets in git history (trained_models/MODEL_CARD.md) were trained so; the GPU
+recipe is bench/gpu/train_styles.py's. This runs the named recipe with the painting's metadata from
+bench/gpu/styles.tsv, one core each (two styles train side by side on a 2-core machine), into runs/STYLE-RECIPE/.
+Extra `nstvideo train` options after `--` win over the recipe's.
     python bench/train_cpu.py great-wave --recipe 256-crop --iterations 5500
     python bench/train_cpu.py udnie --recipe 256-crop --resume -- --style-weight 40
     python bench/train_cpu.py mondrian --recipe 256-stable   # the GPU recipe's combination, at batch 1
