@@ -14,7 +14,8 @@ from pathlib import Path
 import cv2
 import torch
 
-from nstvideo.export.gatys import LEVEL_RATIO, GatysConfig, level_iterations, levels, stylize_keyframe
+from nstvideo.export.gatys import LEVEL_RATIO, GatysConfig, level_schedule, levels, stylize_keyframe
+from nstvideo.export.train import pick_device
 
 
 def main() -> None:
@@ -33,8 +34,8 @@ def main() -> None:
     )
     photo, painting = cv2.imread(str(args.photo)), cv2.imread(str(args.painting))
     sizes = levels(cfg.size)
-    device = "cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()) else "cpu"
-    its = level_iterations(cfg.iterations, len(sizes), cfg.level_ratio or LEVEL_RATIO[device])
+    device = pick_device(cfg.device)
+    its = level_schedule(cfg, device)
     bounds = [sum(its[: i + 1]) for i in range(len(sizes))]
     stamps: dict[int, float] = {}
 
@@ -48,7 +49,7 @@ def main() -> None:
     result = stylize_keyframe(photo, painting, cfg, progress=progress)
     total = time.perf_counter() - started
     print(f"{args.photo.name} x {args.painting.name}, short side {cfg.size}, {cfg.iterations} iterations, "
-          f"level ratio {cfg.level_ratio or LEVEL_RATIO[device]}, "
+          f"level ratio {cfg.level_ratio or LEVEL_RATIO.get(device.type, 4.0)}, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads: {total:.1f} s in all")  # fmt: skip
     print("| level (short side) | iterations | seconds | s / iteration |")
     print("| ---: | ---: | ---: | ---: |")

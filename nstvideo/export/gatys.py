@@ -84,6 +84,12 @@ def level_iterations(total: int, count: int, ratio: float = 4.0) -> list[int]:
     return its
 
 
+def level_schedule(cfg: GatysConfig, device: torch.device) -> list[int]:
+    """Iterations per level of `levels(cfg.size)`, with the device's ratio unless the config names one."""
+    ratio = cfg.level_ratio or LEVEL_RATIO.get(device.type, 4.0)
+    return level_iterations(cfg.iterations, len(levels(cfg.size)), ratio)
+
+
 def _tensor(rgb: np.ndarray, device: torch.device) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).unsqueeze(0).float().div(255).to(device)
 
@@ -138,7 +144,7 @@ def _optimise(
     painting = _luminance(style_bgr) if cfg.preserve_color else style_bgr
     vgg = load_vgg(cfg.vgg, upto="relu5_1", device=device)
     sizes = levels(cfg.size)
-    its = level_iterations(cfg.iterations, len(sizes), cfg.level_ratio or LEVEL_RATIO.get(device.type, 4.0))
+    its = level_schedule(cfg, device)
     total, done = sum(its), 0
     image: torch.Tensor | None = None
     h0, w0 = photo.shape[:2]
