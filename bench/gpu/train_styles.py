@@ -89,6 +89,7 @@ def main() -> None:
 
     runs = {name: (name, args.recipe) for name in args.styles}
     runs |= {f"{name}-lite": (name, f"{args.recipe} {LITE}") for name in args.lite}
+    meta = {name: metadata_args(table[style], lite=name != style) for name, (style, _) in runs.items()}
     preview = [a for p in sorted((args.carry / "samples").glob("amber.jpg")) for a in ("--preview", str(p))]
 
     def start(name: str, extra: list[str]) -> subprocess.Popen:
@@ -96,11 +97,10 @@ def main() -> None:
         run = args.runs / name
         run.mkdir(parents=True, exist_ok=True)
         resume = ["--resume"] if (run / f"{name}.ckpt").exists() else []
-        info = metadata_args(table[style], lite=name != style)
         cmd = [*nst, "train", "--style-image", str(args.carry / "styles" / f"{style}.jpg"), "--name", name,
                "--data", str(args.carry / "content"), "--out-dir", str(run), "--vgg", str(vgg),
                "--device", args.device, "--iterations", str(args.iterations), "--checkpoint-every", "250",
-               "--workers", "2", *shlex.split(recipe), *info, *preview, *resume, *extra]  # fmt: skip
+               "--workers", "2", *shlex.split(recipe), *meta[name], *preview, *resume, *extra]  # fmt: skip
         log = open(run / "train.log", "a")  # noqa: SIM115 - the child keeps its own copy; ours is closed below
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
         log.close()
@@ -126,10 +126,10 @@ def main() -> None:
     wall = time.monotonic() - started
     exports = {}
     for name, p in procs.items():  # in parallel: each export also checks ONNX Runtime parity on the CPU
-        run, style = args.runs / name, runs[name][0]
+        run = args.runs / name
         if p.returncode != 0 and (run / f"{name}.ckpt").exists():
             cmd = [*nst, "export", str(run / f"{name}.ckpt"), str(run / f"{name}.onnx"), "--overwrite",
-                   *metadata_args(table[style], lite=name != style)]  # fmt: skip
+                   *meta[name]]  # fmt: skip
             exports[name] = subprocess.Popen(cmd, env=env, cwd=ROOT)
     for p in exports.values():
         p.wait(timeout=300)
