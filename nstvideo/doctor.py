@@ -165,8 +165,8 @@ def _providers() -> Table:
         return t
     available = ort.get_available_providers()
     fixes = {
-        "tensorrt": "install TensorRT 10 libraries (pip install tensorrt) with onnxruntime-gpu",
-        "cuda": f"{CUDA_HINT}; CUDA 12 and cuDNN 9 libraries must be findable",
+        "tensorrt": "install TensorRT 10 for the CUDA of this onnxruntime-gpu, on the library path",
+        "cuda": f"{CUDA_HINT} (it brings CUDA and cuDNN from PyPI)",
         "directml": "Windows only: pip install onnxruntime-directml",
         "coreml": "macOS only: the PyPI onnxruntime includes it",
         "cpu": "reinstall onnxruntime",
@@ -206,7 +206,8 @@ def _providers() -> Table:
                 ok = bool(np.array_equal(out, frame))
                 t.add_row(name, OK, OK if ok else NO, "ran a frame" if ok else "ran but gave wrong output")
             except Exception as exc:
-                why = getattr(exc, "message", str(exc))
+                # auto tried it too and kept the short reason ("could not initialise: no NVIDIA driver (...)")
+                why = auto_reasons.get(name) or getattr(exc, "message", str(exc))
                 t.add_row(name, OK, NO, f"{why[:200]}; {fixes[name]}")
         if auto_choice:
             t.add_row(Text("--device auto", "bold"), "", OK, f"uses {auto_choice}")

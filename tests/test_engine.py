@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import shutil
+import subprocess
+from pathlib import Path
+from types import SimpleNamespace
+
 import cv2
 import numpy as np
 import pytest
@@ -10,7 +17,7 @@ from nstvideo import Stylizer
 from nstvideo.errors import DeviceUnavailableError, UsageError
 from nstvideo.pipeline import post
 from nstvideo.pipeline.engine import scaled_size
-from nstvideo.pipeline.session import trt_profile_problem
+from nstvideo.pipeline.session import load_problem, trt_profile_problem
 
 
 def test_output_keeps_input_size(tiny_model, frame):
@@ -123,6 +130,48 @@ def test_auto_logs_why_faster_providers_were_skipped(tiny_model, caplog):
         s = Stylizer(tiny_model, device="auto")
     assert any(r.startswith("tensorrt:") for r in s.session_info.skipped)
     assert "running on" in caplog.text and "skipped tensorrt" in caplog.text
+
+
+def _provider_library(tmp_path: Path, provider_stem: str, needs: str, remove: bool = True) -> SimpleNamespace:
+    """A real onnxruntime/capi/libonnxruntime_providers_<stem>.so that needs the library `needs`, removed unless told
+    not to: dlopen then fails as on a machine without that library. Returns a stand-in for the module."""
+    if shutil.which("gcc") is None:
+        pytest.skip("no gcc to build a shared library")
+    with contextlib.suppress(OSError):
+        ctypes.CDLL(needs)
+        pytest.skip(f"{needs} is installed here")
+    capi, deps = tmp_path / "onnxruntime" / "capi", tmp_path / "deps"
+    capi.mkdir(parents=True)
+    deps.mkdir()
+    (deps / "dep.c").write_text("int dep_fn(void) { return 1; }\n")
+    (capi / "provider.c").write_text("extern int dep_fn(void);\nint provider_fn(void) { return dep_fn(); }\n")
+    build = ["gcc", "-shared", "-fPIC", "-o"]
+    subprocess.run([*build, deps / needs, deps / "dep.c", f"-Wl,-soname,{needs}"], check=True)
+    lib = capi / f"libonnxruntime_providers_{provider_stem}.so"
+    subprocess.run([*build, lib, capi / "provider.c", f"-L{deps}", f"-l:{needs}", f"-Wl,-rpath,{deps}"], check=True)
+    if remove:
+        (deps / needs).unlink()
+    return SimpleNamespace(__file__=str(tmp_path / "onnxruntime" / "__init__.py"))
+
+
+@pytest.mark.parametrize(
+    ("provider", "stem", "needs", "says"),
+    [
+        ("CUDAExecutionProvider", "cuda", "libcuda.so.1", "no NVIDIA driver (libcuda.so.1 not found)"),
+        ("CUDAExecutionProvider", "cuda", "libcublasLt.so.13", 'libcublasLt.so.13 not found (pip install "onnxruntime'),
+        ("TensorrtExecutionProvider", "tensorrt", "libnvinfer.so.10", "TensorRT is not installed"),
+    ],
+)
+def test_a_gpu_provider_that_cannot_load_is_explained(tmp_path, provider, stem, needs, says):
+    # onnxruntime only logs "Failed to create CUDAExecutionProvider"; the user is told what is missing
+    assert says in load_problem(_provider_library(tmp_path, stem, needs), provider)
+
+
+def test_a_provider_library_that_loads_is_not_blamed(tmp_path):
+    # it loads, so the GPU itself (or its driver's version) is why the provider did not start: no library to name
+    fake_ort = _provider_library(tmp_path, "cuda", "libnstvideo-test-dep.so", remove=False)
+    assert load_problem(fake_ort, "CUDAExecutionProvider") == ""
+    assert load_problem(fake_ort, "TensorrtExecutionProvider") == ""  # no TensorRT library in this build at all
 
 
 def test_explicit_tensorrt_without_it_is_an_error(tiny_model):

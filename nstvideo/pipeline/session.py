@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import functools
+import io
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -20,6 +25,7 @@ TRT, CUDA, DML, COREML, CPU = (
     "CPUExecutionProvider",
 )
 AUTO_ORDER = (TRT, CUDA, DML, COREML, CPU)
+GPU_LIBRARY = {CUDA: "cuda", TRT: "tensorrt"}  # onnxruntime/capi/libonnxruntime_providers_<name>.so (.dll)
 SHORT = {TRT: "tensorrt", CUDA: "cuda", DML: "directml", COREML: "coreml", CPU: "cpu"}
 # TensorRT shape profile: any frame from 16 px to 4K, batches up to 8; an engine is built once per profile and cached.
 TRT_MAX_BATCH, TRT_MAX_HEIGHT, TRT_MAX_WIDTH = 8, 2160, 3840
@@ -90,15 +96,59 @@ class SessionInfo:
         return SHORT.get(self.provider, self.provider)
 
 
+@functools.cache
+def _load_gpu_libraries(ort: ModuleType) -> None:
+    """pip's onnxruntime-gpu[cuda,cudnn] puts CUDA and cuDNN under site-packages/nvidia, where the loader does not
+    look: without this a machine with only the NVIDIA driver fell back to the CPU (libcublasLt.so.13 not found)."""
+    preload = getattr(ort, "preload_dlls", None)  # onnxruntime >= 1.21
+    if preload is None:
+        return
+    said = io.StringIO()  # it prints what it could not load; that is for --debug, our skip reason says it in words
+    try:
+        with contextlib.redirect_stdout(said):
+            preload()
+    except Exception as exc:
+        said.write(f"{exc}\n")
+    for line in said.getvalue().splitlines():
+        log.debug("onnxruntime.preload_dlls: %s", line)
+
+
+def load_problem(ort: ModuleType, provider: str) -> str:
+    """Why a GPU provider did not start, in words a user can act on ('' when its library loads): ONNX Runtime
+    itself only logs a generic failure."""
+    libs = sorted((Path(ort.__file__).parent / "capi").glob(f"*onnxruntime_providers_{GPU_LIBRARY.get(provider)}.*"))
+    if provider not in GPU_LIBRARY or not libs:
+        return ""
+    try:
+        ctypes.CDLL(str(libs[0]))
+    except OSError as exc:
+        missing = re.match(r"(\S+): cannot open shared object file", str(exc))
+        if not missing:
+            return ""
+        name = missing.group(1)
+        if name.startswith("libcuda.so"):
+            return f"no NVIDIA driver ({name} not found)"
+        if name.startswith(("libnvinfer", "libnvonnxparser")):
+            return f"TensorRT is not installed ({name} not found)"
+        return f'CUDA/cuDNN library {name} not found (pip install "onnxruntime-gpu[cuda,cudnn]" brings them)'
+    return ""
+
+
 def _try(ort: ModuleType, path: Path, provider: str, options: object):  # noqa: ANN202
     chain = [(provider, _provider_options(provider))]
     if provider == TRT:  # nodes TensorRT cannot take run on CUDA, not the CPU
         chain.append((CUDA, _provider_options(CUDA)))
     if provider != CPU:
         chain.append((CPU, {}))
-    sess = ort.InferenceSession(
-        str(path), options, providers=[p for p, _ in chain], provider_options=[o for _, o in chain]
-    )
+    said = io.StringIO()  # onnxruntime prints "EP Error ... Falling back" banners itself; the skip reason says it
+    with contextlib.redirect_stdout(said):
+        sess = ort.InferenceSession(
+            str(path), options, providers=[p for p, _ in chain], provider_options=[o for _, o in chain]
+        )
+    for line in said.getvalue().splitlines():
+        log.debug("onnxruntime: %s", line)
+    # A provider failing mid-run must raise (our one error line), not switch to the CPU behind the user's back.
+    sess.disable_fallback()
     return sess
 
 
@@ -108,6 +158,10 @@ def create_session(path: str | Path, device: str = "auto", threads: int = 0):  #
         raise UsageError(f"unknown device '{device}'", f"choose one of: {', '.join(DEVICES)}")
     ort = ort_module()
     available = ort.get_available_providers()
+    # ONNX Runtime's own log of a provider that fails to load is a screenful of red; ours is one line (--debug: both)
+    ort.set_default_logger_severity(2 if log.isEnabledFor(logging.DEBUG) else 4)
+    if any(p in available for p in GPU_LIBRARY) and device in ("auto", "cuda", "tensorrt"):
+        _load_gpu_libraries(ort)
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
@@ -130,7 +184,8 @@ def create_session(path: str | Path, device: str = "auto", threads: int = 0):  #
             continue
         active = sess.get_providers()[0]
         if active != provider:
-            skipped.append(f"{name}: could not initialise (drivers or libraries missing); fell back")
+            why = load_problem(ort, provider) or "its libraries load, but it did not start (no usable GPU?)"
+            skipped.append(f"{name}: could not initialise: {why}")
             continue
         info = SessionInfo(active, skipped)
         for reason in skipped:
@@ -141,7 +196,7 @@ def create_session(path: str | Path, device: str = "auto", threads: int = 0):  #
         return sess, info
     if device != "auto":
         hint = {
-            "cuda": 'pip install "nstvideo[gpu]" on a machine with an NVIDIA driver and CUDA, or use --device cpu',
+            "cuda": 'pip install "nstvideo[gpu]" on a machine with an NVIDIA driver, or use --device cpu',
             "tensorrt": "install TensorRT and onnxruntime-gpu, or use --device cuda / auto",
         }.get(device, "use --device auto")
         raise DeviceUnavailableError(f"--device {device} is not available: {'; '.join(skipped)}", hint)
