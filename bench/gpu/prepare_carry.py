@@ -29,6 +29,12 @@ def size_mb(paths: list[Path]) -> float:
     return sum(p.stat().st_size for p in paths if p.is_file()) / 2**20
 
 
+def checkout_mb() -> float:
+    """What every call carries before its carry paths: the tracked files."""
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    return size_mb([ROOT / f for f in tracked.decode().split("\0") if f])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
@@ -55,8 +61,7 @@ def main() -> None:
     top = (photo.shape[0] - 1080) // 2
     cv2.imwrite(str(samples / "tubingen-1080p.jpg"), photo[top : top + 1080], [cv2.IMWRITE_JPEG_QUALITY, 90])
     vgg = save_loss_network(args.out / "vgg16_bn-craft-fp16.pth", "craft", upto="relu5_1")
-    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
-    checkout = size_mb([ROOT / f for f in tracked.decode().split("\0") if f])
+    checkout = checkout_mb()
     # Photos fill what the checkout, styles and loss network leave: every bundled style makes the checkout bigger.
     room = (args.limit_mb - checkout - size_mb(list(args.out.rglob("*")))) * 2**20
     photos = [p for p in sorted((args.shared / "content").glob("*.jpg")) if p.name not in holdout]
