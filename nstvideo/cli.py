@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import sys
 import traceback
@@ -22,6 +24,10 @@ app = typer.Typer(
 log = logging.getLogger("nstvideo")
 
 # Shared options: the same name means the same thing in every command.
+# `styles NAME`: the painting first, then the net, then how it was trained; unknown fields after, by name
+SHOW_ORDER = ["style", "title", "artist", "style_image", "style_source", "style_licence", "architecture",
+              "recommended_size", "loss_network", "loss_network_weights", "recipe", "iterations", "image_size", "data",
+              "trained_on", "precision", "train_seconds", "exported", "format_version"]  # fmt: skip
 Style = Annotated[str, typer.Option("--style", "-s", help="Style name (see `nstvideo styles`) or path to an .onnx.")]
 Size = Annotated[
     int | None,
@@ -88,18 +94,39 @@ def _main(
 
 
 @app.command()
-def styles(models_dir: ModelsDir = None) -> None:
-    """List the installed styles and their metadata."""
+def styles(
+    name: Annotated[
+        str | None, typer.Argument(metavar="[NAME]", help="A style (or .onnx) to show every metadata field of.")
+    ] = None,
+    models_dir: ModelsDir = None,
+) -> None:
+    """List the installed styles, or everything a style's file says about itself (painting, licence, training)."""
     from rich.console import Console
     from rich.table import Table
 
-    from nstvideo.pipeline.models import bundled_dir, list_styles
+    from nstvideo.pipeline.models import PREFIX, bundled_dir, list_styles, resolve_style
 
+    console = Console()
+    if name is not None:
+        m = resolve_style(name, models_dir or ())
+        table = Table(title=f"nstvideo style {m.name}", show_header=False)
+        table.add_column("field", no_wrap=True, style="bold")
+        table.add_column("value", overflow="fold")
+        table.add_row("file", f"{m.path} ({m.path.stat().st_size / 1e6:.1f} MB{', bundled' if m.bundled else ''})")
+        fields = {k.removeprefix(PREFIX): v for k, v in m.metadata.items() if k.startswith(PREFIX)}
+        for key in sorted(fields, key=lambda k: (SHOW_ORDER.index(k) if k in SHOW_ORDER else len(SHOW_ORDER), k)):
+            value = fields[key]
+            with contextlib.suppress(ValueError):  # the recipe is JSON: one "name: value" per line reads better
+                parsed = json.loads(value)
+                if isinstance(parsed, dict):
+                    value = "\n".join(f"{k}: {v}" for k, v in parsed.items())
+            table.add_row(key, value)
+        console.print(table)
+        return
     problems: list[str] = []
     found = list_styles(models_dir or (), errors=problems)
     for p in problems:
         log.warning("warning: %s", p)
-    console = Console()
     if not found:
         console.print(
             "No styles are installed.\n"
@@ -107,13 +134,18 @@ def styles(models_dir: ModelsDir = None) -> None:
             "or train one: nstvideo train --style-image painting.jpg --name mystyle --data photos/"
         )
         return
-    table = Table(title="nstvideo styles")
-    for col in ("name", "title", "artist", "arch", "size", "licence", "where"):
+    table = Table(title="nstvideo styles", caption="every field of one: nstvideo styles NAME")
+    columns = ["name", "title", "artist", "arch", "size", "licence", "where"]
+    if all(m.bundled for m in found):
+        columns.remove("where")  # room for the rest on a narrow terminal
+    for col in columns:
         # the name is what users type after --style: never broken across lines, whatever the terminal's width
         table.add_column(col, overflow="fold", no_wrap=col == "name")
     for m in found:
         where = "bundled" if m.bundled else str(m.path)
-        table.add_row(m.name, m.title, m.artist, m.architecture, str(m.recommended_size), m.licence, where)
+        licence = m.licence.split(";")[0].split(" (")[0]  # the gist; `styles NAME` has the whole note
+        row = [m.name, m.title, m.artist, m.architecture, str(m.recommended_size), licence, where]
+        table.add_row(*row[: len(columns)])
     console.print(table)
 
 

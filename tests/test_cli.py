@@ -133,13 +133,35 @@ def test_styles_lists_the_folder_with_columns(models_dir: Path) -> None:
     assert "Tiny2" in r.stdout and "lite" in r.stdout
 
 
+def test_styles_name_shows_every_field_of_one_style(models_dir: Path) -> None:
+    r = cli("styles", "tiny2", "--models-dir", models_dir)
+    assert_ok(r)
+    for field in ("file", "tiny2.onnx", "style", "title", "Tiny2", "artist", "Test", "architecture", "format_version"):
+        assert field in r.stdout
+    assert "tiny " not in r.stdout.replace("tiny2", "")  # one style, not the list
+
+
+def test_styles_name_of_a_bundled_style_spells_out_its_recipe() -> None:
+    r = cli("styles", "mosaic")
+    assert_ok(r)
+    # the recipe is stored as JSON; shown as one "name: value" per line
+    assert "loss_network_weights" in r.stdout and "CRAFT" in r.stdout
+    assert "temporal_weight: 2000.0" in r.stdout and '"temporal_weight"' not in r.stdout
+
+
+def test_styles_name_unknown_is_refused_with_the_closest(models_dir: Path) -> None:
+    r = cli("styles", "tiny3", "--models-dir", models_dir)
+    _, hint = assert_error(r, 2, "unknown style")
+    assert "tiny" in hint
+
+
 def test_styles_with_nothing_installed_says_so(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     r = cli("styles", "--models-dir", tmp_path / "a", env={"NSTVIDEO_MODELS": str(tmp_path / "b")})
     assert_ok(r)
     # The bundled folder may hold styles or be empty: either a "none installed" note or a table of bundled ones.
-    assert "No styles are installed" in r.stdout or ("bundled" in r.stdout and "tiny" not in r.stdout)
+    assert "No styles are installed" in r.stdout or ("nstvideo styles" in r.stdout and "tiny" not in r.stdout)
     if "No styles are installed" in r.stdout:
         assert "--models-dir" in r.stdout and "nstvideo train" in r.stdout
 
