@@ -12,7 +12,7 @@ onnx = pytest.importorskip("onnx")
 
 from nstvideo.errors import ModelError  # noqa: E402
 from nstvideo.export.nets import ContractWrapper, build_net  # noqa: E402
-from nstvideo.export.onnx_export import export_onnx, round_weights_to_fp16  # noqa: E402
+from nstvideo.export.onnx_export import export_onnx, round_weights_to_fp16, subpixel_output_convs  # noqa: E402
 from nstvideo.pipeline.models import read_model  # noqa: E402
 from nstvideo.pipeline.session import create_session  # noqa: E402
 
@@ -60,6 +60,57 @@ def test_ort_matches_pytorch_on_any_shape(johnson, shape):
     got = sess.run(["stylized"], {"frames": frames})[0]
     assert got.dtype == np.uint8 and got.shape == shape
     assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_the_output_conv_is_rewritten_for_cpus(johnson):
+    path, _ = johnson
+    model = onnx.load(str(path))
+    ops = [n.op_type for n in model.graph.node]
+    assert "DepthToSpace" in ops
+    props = {p.key: p.value for p in model.metadata_props}
+    assert "subpixel" in props["nstvideo.graph_rewrites"]
+    shapes = {i.name: list(i.dims) for i in model.graph.initializer}
+    thin = [n.name for n in model.graph.node if n.op_type == "Conv" and shapes.get(n.input[1] + "__fp16", [99])[0] <= 4]
+    assert not thin, f"left as 3-channel convs: {thin}"
+
+
+def _one_conv(cout: int, cin: int, kh: int, kw: int, bias: bool) -> onnx.ModelProto:
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(cout + kh)
+    inits = [numpy_helper.from_array(rng.standard_normal((cout, cin, kh, kw)).astype(np.float32), "w")]
+    if bias:
+        inits.append(numpy_helper.from_array(rng.standard_normal(cout).astype(np.float32), "b"))
+    conv = helper.make_node("Conv", ["x", "w", "b"] if bias else ["x", "w"], ["y"], name="conv")
+    graph = helper.make_graph(
+        [conv], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, cin, None, None])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, cout, None, None])], inits,
+    )  # fmt: skip
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize(("cout", "kh", "kw", "bias"), [(3, 9, 9, True), (1, 5, 7, False), (4, 9, 9, True)])
+def test_subpixel_rewrite_gives_the_same_output_at_any_size(cout, kh, kw, bias):
+    import onnxruntime as ort
+
+    model = _one_conv(cout, 8, kh, kw, bias)
+    before = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert subpixel_output_convs(model) == 1
+    onnx.checker.check_model(model, full_check=True)
+    after = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    for h, w in [(kh, kw), (23, 31), (24, 32), (kh + 1, kw + 2)]:  # odd and even outputs, down to 1x1
+        x = rng.standard_normal((1, 8, h, w)).astype(np.float32)
+        want, got = before.run(None, {"x": x})[0], after.run(None, {"x": x})[0]
+        assert got.shape == want.shape == (1, cout, h - kh + 1, w - kw + 1)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+
+
+def test_subpixel_rewrite_leaves_wide_and_small_convs_alone():
+    for cout, k in ((16, 9), (3, 3)):
+        model = _one_conv(cout, 8, k, k, True)
+        assert subpixel_output_convs(model) == 0
+        assert [n.op_type for n in model.graph.node] == ["Conv"]
 
 
 def test_weights_rounded_to_fp16_are_what_the_file_stores(johnson):
