@@ -231,8 +231,12 @@ def _gpus() -> Table:
     rows = [line.split(", ") for line in res.stdout.strip().splitlines() if line.strip()]
     if res.returncode != 0 or not rows:
         t.add_row("nvidia-smi failed", "", "", (res.stderr or res.stdout).strip()[:200] or f"exit {res.returncode}")
+    from nstvideo.pipeline.session import driver_cuda_version
+
+    cuda = driver_cuda_version()
+    note = f"the driver runs CUDA up to {cuda[0]}.{cuda[1]}" if cuda else ""
     for r in rows:
-        t.add_row(*(r + ["", "", ""])[:3], "")
+        t.add_row(*(r + ["", "", ""])[:3], note)
     return t
 
 

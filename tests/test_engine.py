@@ -17,7 +17,7 @@ from nstvideo import Stylizer
 from nstvideo.errors import DeviceUnavailableError, UsageError
 from nstvideo.pipeline import post
 from nstvideo.pipeline.engine import scaled_size
-from nstvideo.pipeline.session import load_problem, trt_profile_problem
+from nstvideo.pipeline.session import driver_cuda_version, driver_problem, load_problem, trt_profile_problem
 
 
 def test_output_keeps_input_size(tiny_model, frame):
@@ -172,6 +172,22 @@ def test_a_provider_library_that_loads_is_not_blamed(tmp_path):
     fake_ort = _provider_library(tmp_path, "cuda", "libnstvideo-test-dep.so", remove=False)
     assert load_problem(fake_ort, "CUDAExecutionProvider") == ""
     assert load_problem(fake_ort, "TensorrtExecutionProvider") == ""  # no TensorRT library in this build at all
+
+
+@pytest.mark.parametrize(("built", "says"), [("13.0", "runs CUDA up to 12.4"), ("12.2", ""), ("", "")])
+def test_a_driver_too_old_for_the_build_is_named(tmp_path, built, says):
+    if shutil.which("gcc") is None:
+        pytest.skip("no gcc to build a shared library")
+    # a library with the driver API's version call, answering as a CUDA 12.4 driver does
+    (tmp_path / "cuda.c").write_text("int cuDriverGetVersion(int *v) { *v = 12040; return 0; }\n")
+    lib = tmp_path / "libfakecuda.so"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", lib, tmp_path / "cuda.c"], check=True)
+    assert driver_cuda_version(str(lib)) == (12, 4)
+    problem = driver_problem(SimpleNamespace(cuda_version=built, __version__="1.31.1"), str(lib))
+    assert (says in problem) if says else problem == ""
+    if says:
+        assert "needs CUDA 13.0" in problem and "update the driver" in problem
+    assert driver_cuda_version(str(tmp_path / "missing.so")) is None
 
 
 def test_explicit_tensorrt_without_it_is_an_error(tiny_model):

@@ -8,6 +8,7 @@ import functools
 import io
 import logging
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -134,6 +135,31 @@ def load_problem(ort: ModuleType, provider: str) -> str:
     return ""
 
 
+def driver_cuda_version(library: str = "") -> tuple[int, int] | None:
+    """The newest CUDA the installed NVIDIA driver runs (cuDriverGetVersion), or None without a driver."""
+    try:
+        cuda = ctypes.CDLL(library or ("nvcuda.dll" if sys.platform == "win32" else "libcuda.so.1"))
+        version = ctypes.c_int(0)
+        if cuda.cuDriverGetVersion(ctypes.byref(version)) != 0 or version.value <= 0:
+            return None
+    except (OSError, AttributeError):
+        return None
+    return version.value // 1000, version.value % 1000 // 10
+
+
+def driver_problem(ort: ModuleType, library: str = "") -> str:
+    """A driver older than the CUDA this onnxruntime-gpu was built for: the usual reason a CUDA provider whose
+    libraries all load still does not start ('' when that is not it)."""
+    built = str(getattr(ort, "cuda_version", "") or "")
+    have = driver_cuda_version(library)
+    if have is None or not built.split(".")[0].isdigit() or have[0] >= int(built.split(".")[0]):
+        return ""
+    return (
+        f"the NVIDIA driver runs CUDA up to {have[0]}.{have[1]} and this onnxruntime-gpu ({ort.__version__}) needs "
+        f"CUDA {built}: update the driver, or install an onnxruntime-gpu built for CUDA {have[0]}"
+    )
+
+
 def _try(ort: ModuleType, path: Path, provider: str, options: object):  # noqa: ANN202
     chain = [(provider, _provider_options(provider))]
     if provider == TRT:  # nodes TensorRT cannot take run on CUDA, not the CPU
@@ -184,7 +210,7 @@ def create_session(path: str | Path, device: str = "auto", threads: int = 0):  #
             continue
         active = sess.get_providers()[0]
         if active != provider:
-            why = load_problem(ort, provider) or "its libraries load, but it did not start (no usable GPU?)"
+            why = load_problem(ort, provider) or driver_problem(ort) or "its libraries load, but it did not start"
             skipped.append(f"{name}: could not initialise: {why}")
             continue
         info = SessionInfo(active, skipped)
