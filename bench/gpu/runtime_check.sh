@@ -52,7 +52,7 @@ export PYTHONPATH=".${PYTHONPATH:+:$PYTHONPATH}"  # bench/ scripts import nstvid
   python3 -c "import onnxruntime as o, av; print('onnxruntime', o.__version__, o.get_available_providers(), '| PyAV', av.__version__)"
 
   echo "== 1. providers, as nstvideo starts them"
-  timeout 120 python3 -m nstvideo --debug doctor 2>&1 | grep -E "preload|skipped|running on|Execution|│ (tensorrt|cuda|cpu) "
+  timeout 120 python3 -m nstvideo --debug doctor 2>&1 | grep -E "preload|skipped|running on|Execution|│ (tensorrt|cuda|cpu) |CUDA up to"
 
   if [ "$device" != cpu ] && ! python3 -c "from nstvideo import Stylizer; Stylizer('mosaic', device='$device')" 2>/dev/null
   then  # measure anyway, and say so: the finding is that a pip-style install did not find the libraries
