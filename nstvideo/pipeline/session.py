@@ -117,8 +117,10 @@ def _load_gpu_libraries(ort: ModuleType) -> None:
 def load_problem(ort: ModuleType, provider: str) -> str:
     """Why a GPU provider did not start, in words a user can act on ('' when its library loads): ONNX Runtime
     itself only logs a generic failure."""
-    libs = sorted((Path(ort.__file__).parent / "capi").glob(f"*onnxruntime_providers_{GPU_LIBRARY.get(provider)}.*"))
-    if provider not in GPU_LIBRARY or not libs:
+    if provider not in GPU_LIBRARY:
+        return ""
+    libs = sorted((Path(ort.__file__).parent / "capi").glob(f"*onnxruntime_providers_{GPU_LIBRARY[provider]}.*"))
+    if not libs:
         return ""
     try:
         ctypes.CDLL(str(libs[0]))
