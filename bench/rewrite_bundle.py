@@ -1,4 +1,4 @@
-"""Give already exported styles the CPU-friendly output conv (`onnx_export.subpixel_output_convs`) without
+"""Give already exported styles the CPU-friendly graph forms `nstvideo export` now writes (`graph_passes`) without
 retraining: rewrite each file, check the new graph against the old on real frames, time both, then replace it.
 
 Usage: python bench/rewrite_bundle.py [FILE.onnx ...]   (default: every file in trained_models/)
@@ -19,7 +19,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from nstvideo.export.onnx_export import rewrite_exported
+from nstvideo.export.graph_passes import rewrite_for_cpu
 from nstvideo.pipeline.outputs import atomic_output
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,15 +51,14 @@ def main() -> None:
     args = ap.parse_args()
     files = args.files or sorted((ROOT / "trained_models").glob("*.onnx"))
     tests = frames()
-    print("| style | convs rewritten | max / mean diff (grey levels) | 456x256, ms | 640x360, ms |")
+    print("| style | rewritten | max / mean diff (grey levels) | 456x256, ms | 640x360, ms |")
     print("| --- | ---: | --- | --- | --- |")
     failed = False
     for path in files:
         model = onnx.load(str(path))
         before = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        n = rewrite_exported(model)
-        if n == 0:
-            print(f"| {path.stem} | 0 (already rewritten or nothing to do) | | | |")
+        if not rewrite_for_cpu(model, "nstvideo.graph_rewrites"):
+            print(f"| {path.stem} | nothing (done before, or nothing to do) | | | |")
             continue
         onnx.checker.check_model(model, full_check=True)
         after = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
@@ -67,7 +66,7 @@ def main() -> None:
         diffs = [np.abs(a.astype(int) - b) for a, b in outs]
         worst, mean = max(int(d.max()) for d in diffs), float(np.mean([d.mean() for d in diffs]))
         speed = [f"{median_ms(before, x[:1]):.1f} → {median_ms(after, x[:1]):.1f}" for x in tests[1::-1]]
-        print(f"| {path.stem} | {n} | {worst} / {mean:.4f} | {speed[0]} | {speed[1]} |", flush=True)
+        print(f"| {path.stem} | output conv | {worst} / {mean:.4f} | {speed[0]} | {speed[1]} |", flush=True)
         if worst > 1:
             failed = True
             continue

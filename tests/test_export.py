@@ -11,8 +11,9 @@ torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
 
 from nstvideo.errors import ModelError  # noqa: E402
+from nstvideo.export.graph_passes import subpixel_output_convs  # noqa: E402
 from nstvideo.export.nets import ContractWrapper, build_net  # noqa: E402
-from nstvideo.export.onnx_export import export_onnx, round_weights_to_fp16, subpixel_output_convs  # noqa: E402
+from nstvideo.export.onnx_export import export_onnx, round_weights_to_fp16  # noqa: E402
 from nstvideo.pipeline.models import read_model  # noqa: E402
 from nstvideo.pipeline.session import create_session  # noqa: E402
 
