@@ -9,6 +9,7 @@ import io
 import logging
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -97,6 +98,19 @@ class SessionInfo:
         return SHORT.get(self.provider, self.provider)
 
 
+@contextlib.contextmanager
+def _prints_to_debug(source: str) -> Iterator[None]:
+    """onnxruntime prints to stdout (what preload_dlls could not load, "EP Error ... Falling back" banners): keep that
+    for --debug; the skip reasons say it in words."""
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(said):
+            yield
+    finally:
+        for line in said.getvalue().splitlines():
+            log.debug("%s: %s", source, line)
+
+
 @functools.cache
 def _load_gpu_libraries(ort: ModuleType) -> None:
     """pip's onnxruntime-gpu[cuda,cudnn] puts CUDA and cuDNN under site-packages/nvidia, where the loader does not
@@ -104,14 +118,11 @@ def _load_gpu_libraries(ort: ModuleType) -> None:
     preload = getattr(ort, "preload_dlls", None)  # onnxruntime >= 1.21
     if preload is None:
         return
-    said = io.StringIO()  # it prints what it could not load; that is for --debug, our skip reason says it in words
     try:
-        with contextlib.redirect_stdout(said):
+        with _prints_to_debug("onnxruntime.preload_dlls"):
             preload()
     except Exception as exc:
-        said.write(f"{exc}\n")
-    for line in said.getvalue().splitlines():
-        log.debug("onnxruntime.preload_dlls: %s", line)
+        log.debug("onnxruntime.preload_dlls: %s", exc)
 
 
 def load_problem(ort: ModuleType, provider: str) -> str:
@@ -168,13 +179,10 @@ def _try(ort: ModuleType, path: Path, provider: str, options: object):  # noqa: 
         chain.append((CUDA, _provider_options(CUDA)))
     if provider != CPU:
         chain.append((CPU, {}))
-    said = io.StringIO()  # onnxruntime prints "EP Error ... Falling back" banners itself; the skip reason says it
-    with contextlib.redirect_stdout(said):
+    with _prints_to_debug("onnxruntime"):
         sess = ort.InferenceSession(
             str(path), options, providers=[p for p, _ in chain], provider_options=[o for _, o in chain]
         )
-    for line in said.getvalue().splitlines():
-        log.debug("onnxruntime: %s", line)
     # A provider failing mid-run must raise (our one error line), not switch to the CPU behind the user's back.
     sess.disable_fallback()
     return sess
