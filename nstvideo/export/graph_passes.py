@@ -91,6 +91,7 @@ def subpixel_output_convs(model: onnx.ModelProto, block: int = 2) -> int:
     output is the same to float rounding. Weights must be plain fp32 initialisers. Returns how many were rewritten."""
     graph = model.graph
     inits = {i.name: i for i in graph.initializer}
+    replaced: set[str] = set()  # weights and biases of the rewritten convs
     done = 0
     for node in list(graph.node):
         if node.op_type != "Conv" or len(node.input) < 2 or node.input[1] not in inits:
@@ -104,9 +105,9 @@ def subpixel_output_convs(model: onnx.ModelProto, block: int = 2) -> int:
             continue
         if bias_name and bias_name not in inits:
             continue  # a computed bias: leave the conv alone
-        has_bias = bool(bias_name)
-        nodes, new_inits = _subpixel_conv(node, w, numpy_helper.to_array(inits[node.input[2]]) if has_bias else None,
-                                          block)  # fmt: skip
+        bias = numpy_helper.to_array(inits[bias_name]) if bias_name else None
+        nodes, new_inits = _subpixel_conv(node, w, bias, block)
+        replaced.update(n for n in node.input[1:] if n)
         at = list(graph.node).index(node)
         graph.node.remove(node)
         for i, new in enumerate(nodes):
@@ -114,8 +115,8 @@ def subpixel_output_convs(model: onnx.ModelProto, block: int = 2) -> int:
         graph.initializer.extend(new_inits)
         done += 1
     used = {i for node in graph.node for i in node.input}
-    for init in [i for i in graph.initializer if i.name not in used]:
-        graph.initializer.remove(init)
+    for name in replaced - used:  # a weight another node still reads stays
+        graph.initializer.remove(inits[name])
     return done
 
 
