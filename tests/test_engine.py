@@ -132,23 +132,30 @@ def test_auto_logs_why_faster_providers_were_skipped(tiny_model, caplog):
     assert "running on" in caplog.text and "skipped tensorrt" in caplog.text
 
 
+def _shared_library(lib: Path, source: str, *flags: str) -> Path:
+    """Compile C `source` into the real shared library `lib` (skips the test without gcc)."""
+    if shutil.which("gcc") is None:
+        pytest.skip("no gcc to build a shared library")
+    src = lib.parent / "src" / f"{lib.name}.c"  # not beside the library: load_problem globs the provider's folder
+    src.parent.mkdir(exist_ok=True)
+    src.write_text(source)
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", lib, src, *flags], check=True)
+    return lib
+
+
 def _provider_library(tmp_path: Path, provider_stem: str, needs: str, remove: bool = True) -> SimpleNamespace:
     """A real onnxruntime/capi/libonnxruntime_providers_<stem>.so that needs the library `needs`, removed unless told
     not to: dlopen then fails as on a machine without that library. Returns a stand-in for the module."""
-    if shutil.which("gcc") is None:
-        pytest.skip("no gcc to build a shared library")
     with contextlib.suppress(OSError):
         ctypes.CDLL(needs)
         pytest.skip(f"{needs} is installed here")
     capi, deps = tmp_path / "onnxruntime" / "capi", tmp_path / "deps"
     capi.mkdir(parents=True)
     deps.mkdir()
-    (deps / "dep.c").write_text("int dep_fn(void) { return 1; }\n")
-    (capi / "provider.c").write_text("extern int dep_fn(void);\nint provider_fn(void) { return dep_fn(); }\n")
-    build = ["gcc", "-shared", "-fPIC", "-o"]
-    subprocess.run([*build, deps / needs, deps / "dep.c", f"-Wl,-soname,{needs}"], check=True)
-    lib = capi / f"libonnxruntime_providers_{provider_stem}.so"
-    subprocess.run([*build, lib, capi / "provider.c", f"-L{deps}", f"-l:{needs}", f"-Wl,-rpath,{deps}"], check=True)
+    _shared_library(deps / needs, "int dep_fn(void) { return 1; }\n", f"-Wl,-soname,{needs}")
+    _shared_library(capi / f"libonnxruntime_providers_{provider_stem}.so",
+                    "extern int dep_fn(void);\nint provider_fn(void) { return dep_fn(); }\n",
+                    f"-L{deps}", f"-l:{needs}", f"-Wl,-rpath,{deps}")  # fmt: skip
     if remove:
         (deps / needs).unlink()
     return SimpleNamespace(__file__=str(tmp_path / "onnxruntime" / "__init__.py"))
@@ -176,12 +183,8 @@ def test_a_provider_library_that_loads_is_not_blamed(tmp_path):
 
 @pytest.mark.parametrize(("built", "says"), [("13.0", "runs CUDA up to 12.4"), ("12.2", ""), ("", "")])
 def test_a_driver_too_old_for_the_build_is_named(tmp_path, built, says):
-    if shutil.which("gcc") is None:
-        pytest.skip("no gcc to build a shared library")
     # a library with the driver API's version call, answering as a CUDA 12.4 driver does
-    (tmp_path / "cuda.c").write_text("int cuDriverGetVersion(int *v) { *v = 12040; return 0; }\n")
-    lib = tmp_path / "libfakecuda.so"
-    subprocess.run(["gcc", "-shared", "-fPIC", "-o", lib, tmp_path / "cuda.c"], check=True)
+    lib = _shared_library(tmp_path / "libfakecuda.so", "int cuDriverGetVersion(int *v) { *v = 12040; return 0; }\n")
     assert driver_cuda_version(str(lib)) == (12, 4)
     problem = driver_problem(SimpleNamespace(cuda_version=built, __version__="1.31.1"), str(lib))
     assert (says in problem) if says else problem == ""
