@@ -159,6 +159,7 @@ def make_clip(
     language: str | None = None,
     subtitles: bool = False,
     faststart: bool = False,
+    video_start: float = 0.0,
 ) -> Path:
     """Write a small test clip and return its path.
 
@@ -167,13 +168,15 @@ def make_clip(
     matrix tells players to turn them back. `colorspace` ("bt601"/"bt709"/"bt2020") picks the matrix and tags the
     stream; None leaves it untagged and uses what players assume (BT.601 below 720 lines, BT.709 from 720).
     `color_range` "pc" writes full range. `audio` True (or a codec name) adds a 440 Hz sine track.
-    `subtitles` (mkv only) adds a SubRip track with two cues.
+    `subtitles` (mkv only) adds a SubRip track with two cues. `video_start` (seconds) delays the first frame
+    while the audio still starts at 0.
     """
     path = Path(path)
     matrix = colorspace or ("bt601" if height < 720 else "bt709")
     full = color_range == "pc"
     opts = {"movflags": "+faststart"} if faststart and path.suffix in (".mp4", ".mov") else {}
     pts_list, tb = frame_times(frames, fps, vfr)
+    pts_list = [pts + int(round(video_start / tb)) for pts in pts_list]
     last_step = VFR_STEPS_MS[(frames - 1) % len(VFR_STEPS_MS)] if vfr else 1
     end_s = float((pts_list[-1] + last_step) * tb)
     with av.open(str(path), "w", options=opts) as out:

@@ -152,6 +152,18 @@ def test_truncated_data_is_processing_error_mid_decode(tmp_path: Path) -> None:
     assert 0 < seen < 24
 
 
+def test_truncated_matroska_is_processing_error(tmp_path: Path) -> None:
+    # Matroska's demuxer flags no corrupt packet at a cut: the video track's declared duration gives it away.
+    clip = make_clip(tmp_path / "in.mkv", width=160, height=120, frames=48, pattern="noise")  # 4 s
+    expected = r"cut\.mkv is truncated: its video stops at 1\.\d\ds but the file says it lasts 4\.00s"
+    with (
+        FileSource(make_truncated(clip, tmp_path / "cut.mkv", keep=0.5)) as src,
+        pytest.raises(ProcessingError, match=expected),
+    ):
+        for _ in src.frames():
+            pass
+
+
 # -- rotation ------------------------------------------------------------------------------------------------------
 
 
@@ -228,6 +240,17 @@ def test_encode_is_bt709_limited_and_tagged(tmp_path: Path) -> None:
     assert np.abs(np.array(got) - want).max() <= 2.5, (got, want)
     with FileSource(out) as src:
         assert_patches(next(iter(src.frames())).image, tol=5)
+
+
+def test_colours_survive_a_round_trip_without_drift(tmp_path: Path) -> None:
+    # swscale's default conversions truncate: decode + encode once left frames ~2 levels darker on average.
+    clip = make_clip(tmp_path / "in.mp4", width=256, height=64, frames=2)
+    out = tmp_path / "out.mp4"
+    transcode(clip, out, crf=0)
+    with FileSource(clip) as a, FileSource(out) as b:
+        before, after = (next(iter(s.frames())).image.astype(float) for s in (a, b))
+    assert abs((after - before).mean()) < 0.3
+    assert np.abs(after - before).mean() < 1.5
 
 
 # -- timestamps ----------------------------------------------------------------------------------------------------
@@ -332,9 +355,19 @@ def test_audio_is_copied_bit_exact(tmp_path: Path, out_suffix: str) -> None:
         assert c.streams.audio[0].codec_context.name == "aac"
 
 
-def test_audio_the_container_refuses_is_transcoded_to_aac(tmp_path: Path) -> None:
-    clip = make_clip(tmp_path / "in.mov", frames=12, fps=12, audio="pcm_mulaw")
-    out = tmp_path / "out.mp4"
+@pytest.mark.parametrize(
+    ("in_name", "codec", "out_name"),
+    [
+        ("in.mov", "pcm_mulaw", "out.mp4"),  # mp4 has no tag for it
+        ("in.mkv", "pcm_s16le", "out.mp4"),  # mp4 says yes, then refuses the packets (no named channel layout)
+        ("in.mkv", "flac", "out.mov"),  # mov says yes, then refuses the header (FLAC only in .mp4)
+    ],
+)
+def test_audio_the_container_refuses_is_transcoded_to_aac(
+    tmp_path: Path, in_name: str, codec: str, out_name: str
+) -> None:
+    clip = make_clip(tmp_path / in_name, frames=12, fps=12, audio=codec)
+    out = tmp_path / out_name
     notes: list[str] = []
     transcode(clip, out, log=notes.append)
     assert any("transcoding to AAC" in n for n in notes)
@@ -343,6 +376,17 @@ def test_audio_the_container_refuses_is_transcoded_to_aac(tmp_path: Path) -> Non
         assert a.codec_context.name == "aac"
         samples = sum(f.samples for f in c.decode(a))
     assert samples == pytest.approx(44100, rel=0.1)
+
+
+def test_audio_before_the_first_frame_is_kept(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in.mp4", frames=12, fps=12, audio=True, video_start=1.0)  # audio 0-2 s
+    out = tmp_path / "out.mp4"
+    transcode(clip, out)
+    t_out, _ = video_times(out)
+    assert t_out[0] == pytest.approx(1.0, abs=2e-3)
+    src, dst = packets(clip, "audio"), packets(out, "audio")
+    assert [bytes(p) for p in dst] == [bytes(p) for p in src]
+    assert [p.pts for p in dst] == [p.pts for p in src]
 
 
 def test_metadata_and_languages_are_kept(tmp_path: Path) -> None:

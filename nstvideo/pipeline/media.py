@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import math
 import os
 from collections.abc import Callable, Iterator
@@ -43,6 +44,7 @@ __all__ = [
     "VideoFileSink",
     "VideoInfo",
     "available_h264_encoders",
+    "bgr_to_yuv420p",
 ]
 
 #: Output file suffix -> FFmpeg muxer name.
@@ -90,10 +92,20 @@ _MATRIX_FOR_AVCOL_SPC = {
 _AVCOL_RANGE_MPEG, _AVCOL_RANGE_JPEG = 1, 2
 _AVCOL_BT709 = 1  # the same number for AVColorSpace, AVColorPrimaries and AVColorTransferCharacteristic
 
+
+# swscale's default RGB<->YUV conversions truncate: decode + encode left frames ~2 grey levels darker (mean -2.25,
+# 1080p photo). Exact rounding, and full chroma interpolation when decoding, take it to +0.01 for ~5 ms a 1080p frame.
+# libswscale's flag values: PyAV 17 (the last for Python 3.10) takes them as ints but has no names for them.
+_SWS_BILINEAR, _SWS_FULL_CHR_H_INT, _SWS_ACCURATE_RND = 0x2, 0x2000, 0x40000
+_ENCODE_SWS = _SWS_BILINEAR | _SWS_ACCURATE_RND
+_DECODE_SWS = _SWS_BILINEAR | _SWS_ACCURATE_RND | _SWS_FULL_CHR_H_INT
+
 # Container tags the muxer writes itself; copying them would be stale or wrong.
 _SKIP_CONTAINER_TAGS = {"major_brand", "minor_version", "compatible_brands", "encoder", "duration"}
 _SKIP_STREAM_TAGS = {"handler_name", "vendor_id", "encoder", "duration", "bps", "number_of_frames", "number_of_bytes"}
 
+# What the AAC encoder takes for a source layout it refuses (unnamed, or more than 8 channels: downmixed to stereo).
+_AAC_DEFAULT_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "4.0", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 _AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)
 
 
@@ -136,6 +148,16 @@ def _ts_seconds(value: int | None, time_base: Fraction | None) -> float | None:
     if value is None or time_base is None:
         return None
     return float(value * time_base)
+
+
+def _declared_seconds(tags: dict[str, str]) -> float | None:
+    """A stream's DURATION tag ("HH:MM:SS.fffffffff", Matroska's statistics tags) in seconds, if it has one."""
+    for key, value in tags.items():
+        if key.upper().startswith("DURATION"):
+            with contextlib.suppress(ValueError):
+                h, m, sec = value.strip().split(":")
+                return int(h) * 3600 + int(m) * 60 + float(sec)
+    return None
 
 
 def _clockwise_rotation(ccw_degrees: float) -> int:
@@ -203,11 +225,22 @@ class FileSource:
         if self.duration is not None:
             self._end = start_ticks + int(round(Fraction(self.duration) / tb)) - self._step // 2
         self._origin = start_ticks
+        if self.start == 0 and self.duration is None:
+            # A whole file keeps audio that starts before the first frame: the output's zero is the earliest
+            # stream start (an AAC priming start below zero counts as zero, so the video is not moved for it).
+            for a in container.streams.audio:
+                if a.start_time is not None and a.time_base:
+                    ticks = math.floor(Fraction(max(a.start_time, 0)) * a.time_base / tb)
+                    self._origin = min(self._origin, ticks)
         self._reformatter = VideoReformatter()
+        declared = _declared_seconds(vs.metadata)
+        self._declared_end = None if declared is None else int(round(Fraction(declared) / tb))
 
         total = None
         if vs.duration:
             total = float(vs.duration * tb)
+        elif declared is not None:
+            total = declared
         elif container.duration:
             total = container.duration / av.time_base
         if total is not None and self.start > 0 and self.start >= total:
@@ -294,6 +327,17 @@ class FileSource:
             raise self._decode_error(last_t, _av_message(exc)) from None
         if truncated:
             raise self._decode_error(last_t, "the file ends in the middle of a packet (truncated)")
+        if self._end is None and self._declared_end is not None and prev is not None:
+            # Matroska's demuxer flags no corrupt packet when a file is cut short, but its video track says how
+            # long it is; a second of slack keeps rounding and a last frame's duration from mattering.
+            stop = float((prev + step) * self._tb)
+            declared = float(self._declared_end * self._tb)
+            if declared - stop > 1.0:
+                raise ProcessingError(
+                    f"{self.path} is truncated: its video stops at {stop:.2f}s but the file says it lasts "
+                    f"{declared:.2f}s",
+                    "the file was cut off (an interrupted download or copy?); get a complete copy",
+                )
 
     def _decode_error(self, t: float, detail: str) -> NstError:
         """InputError while probing the first frame, ProcessingError once frames have been delivered."""
@@ -320,6 +364,7 @@ class FileSource:
                 dst_colorspace=matrix,
                 src_color_range=ColorRange(rng),
                 dst_color_range=ColorRange.JPEG,
+                interpolation=_DECODE_SWS,
             )
         image = out.to_ndarray()
         if self._rotation:
@@ -351,6 +396,22 @@ class FileSource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def bgr_to_yuv420p(reformatter: VideoReformatter, image: np.ndarray) -> av.VideoFrame:
+    """A full-range BGR image (even sides) as what our encoders take: yuv420p, BT.709, limited range, tagged so."""
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
+    return reformatter.reformat(
+        frame,
+        format="yuv420p",
+        src_colorspace=Colorspace.ITU709,
+        dst_colorspace=Colorspace.ITU709,
+        src_color_range=ColorRange.JPEG,
+        dst_color_range=ColorRange.MPEG,
+        dst_color_primaries=_AVCOL_BT709,
+        dst_color_trc=_AVCOL_BT709,
+        interpolation=_ENCODE_SWS,
+    )
 
 
 def _encoder_opens(name: str) -> bool:
@@ -416,6 +477,55 @@ def _pick_encoder(encoder: str) -> str:
             )
         raise DeviceUnavailableError(f"encoder {encoder} is not available in this FFmpeg build", "use --encoder auto")
     return encoder
+
+
+def _first_packets(source: str | Path, indices: set[int], limit: int = 2000) -> dict[int, Any]:
+    """The first non-empty packet of each of these streams, from a second demuxer (the first `limit` packets)."""
+    found: dict[int, Any] = {}
+    with contextlib.suppress(av.FFmpegError, OSError), av.open(str(source), "r") as src:
+        streams = [s for s in src.streams if s.index in indices]
+        for n, packet in enumerate(src.demux(*streams)):
+            if packet.size and packet.stream.index not in found:
+                found[packet.stream.index] = packet
+            if len(found) == len(indices) or n >= limit:
+                break
+    return found
+
+
+def _muxer_accepts(fmt: str, stream: Any, packet: Any | None) -> bool:
+    """Whether the muxer takes this stream copied as it is: header, its first packet, trailer.
+
+    `supported_codecs` lists the codecs a format has tags for, but muxers refuse more: FFmpeg's mov takes Opus,
+    FLAC and TrueHD only in .mp4, and mp4 refuses PCM packets whose channel layout has no name (PCM from
+    Matroska) only when they arrive. Asking the muxer itself is the only exact answer.
+    """
+    out = av.open(io.BytesIO(), "w", format=fmt)
+    try:
+        copy = out.add_stream_from_template(stream)
+        out.start_encoding()
+        if packet is not None:
+            packet.stream = copy
+            out.mux(packet)
+        out.close()
+        return True
+    except (av.FFmpegError, ValueError):
+        with contextlib.suppress(Exception):
+            out.close()
+        return False
+
+
+def _aac_layout(name: str, channels: int) -> str:
+    """The source's channel layout if the AAC encoder takes it, else the usual layout for its channel count.
+
+    PCM in AVI or Matroska often has no named layout ("2 channels"), which the encoder refuses to open with.
+    """
+    try:
+        cc = av.CodecContext.create("aac", "w")
+        cc.sample_rate, cc.format, cc.layout = 48000, "fltp", name
+        cc.open()
+        return name
+    except (av.FFmpegError, ValueError):
+        return _AAC_DEFAULT_LAYOUTS.get(channels, "stereo")
 
 
 def _copy_tags(src: dict[str, str], dst: Any, skip: set[str]) -> None:
@@ -540,6 +650,8 @@ class VideoFileSink:
         vsrc = src.streams.video[0] if src.streams.video else None
         origin = self.info.origin
         supported = self._out.supported_codecs
+        kept = {s.index for s in src.streams if s.type in ("audio", "subtitle")}
+        firsts = _first_packets(src.name, kept) if kept else {}
         dropped = 0
         for s in src.streams:
             if s.type not in ("audio", "subtitle"):
@@ -547,15 +659,14 @@ class VideoFileSink:
                     dropped += 1
                 continue
             codec = s.codec_context.codec.canonical_name if s.codec_context is not None else "unknown"
-            if codec in supported:
+            if codec in supported and _muxer_accepts(self._out.format.name, s, firsts.get(s.index)):
                 out = self._out.add_stream_from_template(s)
                 transcode = False
             elif s.type == "audio":
                 rate = s.codec_context.sample_rate
                 rate = rate if rate in _AAC_RATES else 48000
                 out = self._out.add_stream("aac", rate=rate)
-                layout = s.codec_context.layout.name if s.codec_context.channels <= 8 else "stereo"
-                out.layout = layout
+                out.layout = _aac_layout(s.codec_context.layout.name, s.codec_context.channels)
                 transcode = True
                 self.log(f"note: audio stream #{s.index} ({codec}) cannot go in {self.path.suffix}; transcoding to AAC")
             else:
@@ -595,17 +706,7 @@ class VideoFileSink:
             pts = self._last_pts + 1  # encoders refuse repeated or backwards timestamps
         self._last_pts = pts
         try:
-            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
-            yuv = self._reformatter.reformat(
-                vf,
-                format="yuv420p",
-                src_colorspace=Colorspace.ITU709,
-                dst_colorspace=Colorspace.ITU709,
-                src_color_range=ColorRange.JPEG,
-                dst_color_range=ColorRange.MPEG,
-                dst_color_primaries=_AVCOL_BT709,
-                dst_color_trc=_AVCOL_BT709,
-            )
+            yuv = bgr_to_yuv420p(self._reformatter, image)
             yuv.pts = pts
             yuv.time_base = self._tb
             self._pump(float(pts * self._tb))
@@ -646,16 +747,26 @@ class VideoFileSink:
             if until_s is not None and t > until_s:
                 self._held = packet
                 return
-            if p.transcode:
-                self._transcode(p, packet)
-            else:
-                shift = int(round(Fraction(p.shift_s) / packet.time_base))
-                if packet.pts is not None:
-                    packet.pts -= shift
-                if packet.dts is not None:
-                    packet.dts -= shift
-                packet.stream = p.out
-                self._out.mux(packet)
+            try:
+                if p.transcode:
+                    self._transcode(p, packet)
+                else:
+                    shift = int(round(Fraction(p.shift_s) / packet.time_base))
+                    if packet.pts is not None:
+                        packet.pts -= shift
+                    if packet.dts is not None:
+                        packet.dts -= shift
+                    packet.stream = p.out
+                    self._out.mux(packet)
+            except (av.FFmpegError, OSError) as exc:
+                # Named here: the caller would report it as a video encode error.
+                src = p.src
+                verb = "transcode" if p.transcode else "copy"
+                raise ProcessingError(
+                    f"cannot {verb} {src.type} stream #{src.index} ({src.codec_context.name}) at t={t:.2f}s: "
+                    f"{_av_message(exc)}",
+                    _hint(exc) or "write .mkv, which takes most audio as it is, or convert the audio first",
+                ) from None
 
     def _transcode(self, p: _Passthrough, packet: Any) -> None:
         """Decode a packet of an audio codec the container refuses and encode it as AAC."""

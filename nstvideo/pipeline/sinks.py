@@ -359,7 +359,7 @@ class StreamSink:
 
     def send(self, image: np.ndarray, t: float) -> None:
         """Encode and send one BGR frame captured `t` seconds after the stream started."""
-        from av.video.reformatter import ColorRange, Colorspace
+        from nstvideo.pipeline.media import bgr_to_yuv420p
 
         av = self._av
         if self._pad != (self.width, self.height):
@@ -368,11 +368,7 @@ class StreamSink:
             )
         pts = max(int(round(t * 1000)), self._last_pts + 1)
         self._last_pts = pts
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
-        yuv = self._reformatter.reformat(
-            frame, format="yuv420p", src_colorspace=Colorspace.ITU709, dst_colorspace=Colorspace.ITU709,
-            src_color_range=ColorRange.JPEG, dst_color_range=ColorRange.MPEG,
-        )  # fmt: skip
+        yuv = bgr_to_yuv420p(self._reformatter, image)
         yuv.pts = pts
         yuv.time_base = Fraction(1, 1000)
         try:
