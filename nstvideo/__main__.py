@@ -1,3 +1,3 @@
-from nstvideo.cli import run
+from nstvideo.entry import run
 
 run()

@@ -5,14 +5,17 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from nstvideo.errors import EXIT_FAILED, EXIT_REFUSED, EXIT_SIGINT, NstError, UsageError
+from nstvideo import entry
+from nstvideo.errors import EXIT_FAILED, EXIT_REFUSED, Interrupted, NstError, UsageError
 
 app = typer.Typer(
     help="Real-time neural style transfer for video files, webcams and live streams.",
@@ -173,7 +176,7 @@ def image(
     vgg: Vgg = "imagenet",
 ) -> None:
     """Stylise an image, or every image in a directory (--style-image: any painting, via Gatys)."""
-    from nstvideo.pipeline.runner import stylize_images
+    from nstvideo.pipeline.runner import image_targets, stylize_images
     from nstvideo.pipeline.sources import read_image
 
     if not inp.is_dir():
@@ -184,6 +187,7 @@ def image(
         _keyframe(inp, out, style_image, None, None, size or 512, iterations, content_weight, style_weight,
                   tv_weight, init, optimizer, preserve_color, style_scale, seed, device, vgg, overwrite)  # fmt: skip
         return
+    image_targets(inp, out, overwrite=overwrite)  # output errors too, before a model is loaded
     s = _stylizer(style, size, output_size, strength, preserve_color, device, models_dir)
     stylize_images(str(inp), str(out), s, overwrite=overwrite)
 
@@ -218,13 +222,14 @@ def file(
         )
     from nstvideo.pipeline.media import FileSource, check_encode_options
     from nstvideo.pipeline.outputs import check_output
-    from nstvideo.pipeline.runner import stylize_file
+    from nstvideo.pipeline.runner import check_batch_size, stylize_file
 
     # Everything that can be refused is refused before a model is loaded: input, output, encoder options.
     with FileSource(inp, start=start, duration=duration):
         pass
     check_output(inp, out, overwrite)
     check_encode_options(out, encoder, crf, preset)
+    check_batch_size(batch_size)
     s = _stylizer(style, size, output_size, strength, preserve_color, device, models_dir, smooth)
     stylize_file(
         str(inp), str(out), s, start=start, duration=duration, encoder=encoder, crf=crf, preset=preset,
@@ -397,25 +402,58 @@ def doctor(models_dir: ModelsDir = None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; NstError -> `error:`/`hint:` lines and its exit code, no traceback."""
-    args = sys.argv[1:] if argv is None else argv
+    args = _global_flags_first(list(sys.argv[1:] if argv is None else argv))
     debug = "--debug" in args
+    # Until a job installs its own handlers (which stop it cleanly), a signal ends the run as Ctrl-C does.
+    previous = entry.install() if threading.current_thread() is threading.main_thread() else {}
+    entry.received.clear()
+    try:
+        return _main(args, debug)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _main(args: list[str], debug: bool) -> int:
     try:
         rc = app(args=args, prog_name="nstvideo", standalone_mode=False)
-    except NstError as exc:
-        return _fail(exc.message, exc.hint, exc.exit_code, debug)
+        if entry.received:  # typer turns KeyboardInterrupt into a silent exit code 130
+            raise KeyboardInterrupt
     except KeyboardInterrupt:
-        return _fail("interrupted", None, EXIT_SIGINT, debug)
+        return _interrupted(debug)
+    except NstError as exc:
+        if entry.received:  # e.g. an import cut short by the signal, reported by pybind11 as an ImportError
+            return _interrupted(debug)
+        return _fail(exc.message, exc.hint, exc.exit_code, debug)
     except Exception as exc:
+        if entry.received or type(exc).__name__ == "Abort":
+            return _interrupted(debug)
         # typer vendors click; its exceptions are recognised by shape rather than by a private import
-        if type(exc).__name__ == "Abort":
-            return _fail("interrupted", None, EXIT_SIGINT, debug)
         if hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int):
+            if not exc.format_message():  # no command given: the help was the answer
+                return EXIT_REFUSED
             ctx = getattr(exc, "ctx", None)
             command = ctx.command_path if ctx is not None else "nstvideo"
             return _fail(exc.format_message(), f"see `{command} --help`", EXIT_REFUSED, debug)
         return _fail(f"unexpected {type(exc).__name__}: {exc}", "run again with --debug and report the traceback",
                      EXIT_FAILED, debug)  # fmt: skip
     return rc if isinstance(rc, int) else 0
+
+
+_GLOBAL_FLAGS = ("--debug", "--quiet", "-q")
+
+
+def _global_flags_first(args: list[str]) -> list[str]:
+    """`nstvideo file a b --debug` means what `nstvideo --debug file a b` does (no command has these flags)."""
+    end = args.index("--") if "--" in args else len(args)
+    flags = [a for a in args[:end] if a in _GLOBAL_FLAGS]
+    return flags + [a for a in args[:end] if a not in _GLOBAL_FLAGS] + args[end:]
+
+
+def _interrupted(debug: bool) -> int:
+    """Nothing is left half-written (outputs are renamed into place only when complete)."""
+    exc = Interrupted(entry.received[-1] if entry.received else signal.SIGINT, "")
+    return _fail(exc.message, None, exc.exit_code, debug)
 
 
 def _fail(message: str, hint: str | None, code: int, debug: bool) -> int:
@@ -430,11 +468,3 @@ def _print_error(message: str, hint: str | None) -> None:
     print(f"error: {message}", file=sys.stderr)
     if hint:
         print(f"hint: {hint}", file=sys.stderr)
-
-
-def run() -> None:
-    sys.exit(main())
-
-
-if __name__ == "__main__":
-    run()

@@ -204,6 +204,33 @@ def test_image_directory_to_directory(models_dir: Path, tmp_path: Path) -> None:
         assert img is not None and img.shape == (h, w, 3), name
 
 
+def test_image_directory_skips_what_it_cannot_read_and_says_so(models_dir: Path, tmp_path: Path) -> None:
+    src = tmp_path / "photos"
+    src.mkdir()
+    write_image(src / "a.jpg", 64, 48)
+    (src / "b.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    write_image(src / "c.png", 48, 64)
+    dst = tmp_path / "styled"
+    r = stylise(models_dir, "image", src, dst)
+    error, hint = assert_error(r, 1, "1 of 3 images", "b.jpg")
+    assert "other 2 were written" in hint
+    assert sorted(p.name for p in dst.iterdir()) == ["a.jpg", "c.png"]
+
+
+def test_image_transparency_is_kept_where_the_output_can_hold_it(models_dir: Path, tmp_path: Path) -> None:
+    logo = np.zeros((48, 64, 4), np.uint8)
+    logo[:, :, :3] = 200
+    logo[:, 32:, 3] = 255  # left half transparent
+    cv2.imwrite(str(tmp_path / "logo.png"), logo)
+    assert_ok(stylise(models_dir, "image", tmp_path / "logo.png", tmp_path / "out.png"))
+    out = cv2.imread(str(tmp_path / "out.png"), cv2.IMREAD_UNCHANGED)
+    assert out.shape == (48, 64, 4)
+    assert out[:, :28, 3].max() == 0 and out[:, 36:, 3].min() == 255
+    r = stylise(models_dir, "image", tmp_path / "logo.png", tmp_path / "out.jpg")
+    assert_ok(r)
+    assert "transparency is dropped" in r.stdout + r.stderr
+
+
 def test_image_output_size_sets_the_short_side(models_dir: Path, clips: Path, out_dir: Path) -> None:
     r = stylise(models_dir, "image", clips / "photo.jpg", out_dir / "small.png", "--output-size", "32")
     assert_ok(r)
@@ -337,6 +364,22 @@ def test_unknown_style_suggests_close_names(models_dir: Path, clips: Path, out_d
     _, hint = assert_error(r, 2, "tinny")
     assert "tiny" in hint
     assert_nothing_written(out_dir)
+
+
+def test_a_broken_style_named_on_the_command_line_says_why(clips: Path, tmp_path: Path, out_dir: Path) -> None:
+    folder = tmp_path / "styles"
+    folder.mkdir()
+    (folder / "sketchy.onnx").write_bytes(b"not a protobuf at all")
+    r = cli("image", clips / "photo.jpg", out_dir / "o.png", "--models-dir", folder, "--style", "sketchy")
+    error, _ = assert_error(r, 2, "sketchy.onnx")
+    assert "unknown style" not in error
+    assert_nothing_written(out_dir)
+
+
+def test_a_painting_given_as_style_points_to_style_image(clips: Path, out_dir: Path) -> None:
+    r = cli("image", clips / "photo.jpg", out_dir / "o.png", "--style", clips / "photo.jpg")
+    _, hint = assert_error(r, 2, "is an image")
+    assert "--style-image" in hint
 
 
 def test_corrupt_onnx_is_refused(clips: Path, tmp_path: Path, out_dir: Path) -> None:
@@ -605,6 +648,36 @@ def test_debug_shows_the_traceback(models_dir: Path, clips: Path, out_dir: Path)
     assert r.returncode != 0
     assert "Traceback" in r.stderr
     assert "missing.mp4" in r.stderr
+    assert_nothing_written(out_dir)
+
+
+def test_debug_after_the_command_works_too(models_dir: Path, clips: Path, out_dir: Path) -> None:
+    r = cli("file", clips / "missing.mp4", out_dir / "o.mp4", "--models-dir", models_dir, "--style", "tiny", "--debug")
+    assert r.returncode == 2
+    assert "Traceback" in r.stderr and "No such option" not in r.stderr
+
+
+def test_no_command_shows_the_help_without_an_error_line() -> None:
+    r = cli()
+    assert r.returncode == 2
+    assert "Commands" in r.stdout
+    assert "error:" not in r.stderr
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_while_starting_is_one_line(clips: Path, out_dir: Path, signum: int, code: int) -> None:
+    # While Python imports the CLI, numpy, onnxruntime, or loads the model: no traceback, the signal's code.
+    cmd = [sys.executable, "-m", "nstvideo", "image", str(clips / "photo.jpg"), str(out_dir / "o.png")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.1)
+        proc.send_signal(signum)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        reap(proc)
+    assert proc.returncode == code, stderr
+    assert "Traceback" not in stderr
+    assert f"error: interrupted by {signal.Signals(signum).name}" in stderr
     assert_nothing_written(out_dir)
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from nstvideo import Stylizer
-from nstvideo.errors import DeviceUnavailableError, UsageError
+from nstvideo.errors import DeviceUnavailableError, InputError, UsageError
 from nstvideo.pipeline import post
 from nstvideo.pipeline.engine import scaled_size
 from nstvideo.pipeline.session import driver_cuda_version, driver_problem, load_problem, trt_profile_problem
@@ -99,6 +99,16 @@ def test_smooth_steadies_a_still_camera_and_reset_starts_afresh(tiny_model):
 def test_bad_strength(tiny_model, bad):
     with pytest.raises(UsageError):
         Stylizer(tiny_model, strength=bad, device="cpu")
+
+
+@pytest.mark.parametrize(
+    ("bad", "mention"),
+    [(None, "imread"), (np.zeros((0, 0, 3), np.uint8), "empty"), ("photo.jpg", "str"), (np.zeros((8, 8)), "float64")],
+)
+def test_bad_frames_are_input_errors(tiny_model, bad, mention):
+    # cv2.imread returns None for a missing file: the error says so instead of an AttributeError
+    with pytest.raises(InputError, match=mention):
+        Stylizer(tiny_model, device="cpu")(bad)
 
 
 def test_explicit_cuda_without_gpu_is_an_error_not_a_cpu_run(tiny_model):

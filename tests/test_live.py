@@ -293,6 +293,9 @@ def test_srt_without_ffmpeg_support_is_refused(models_dir: Path, clip: Path) -> 
     ("args", "mention"),
     [
         (["--max-fps", "0"], "--max-fps"),
+        (["--max-fps", "nan"], "--max-fps"),
+        (["--width", "-1"], "--width"),
+        (["--fps", "0"], "--fps"),
         (["--max-frames", "0"], "--max-frames"),
         (["--smooth", "-1"], "--smooth"),
         (["--stream", "rtmp://127.0.0.1/live"], "unsupported protocol"),
@@ -303,6 +306,22 @@ def test_srt_without_ffmpeg_support_is_refused(models_dir: Path, clip: Path) -> 
 def test_bad_live_options_are_refused(models_dir: Path, clip: Path, args: list[str], mention: str) -> None:
     camera = [] if "--camera" in args else ["--camera", str(clip)]
     assert_error(webcam(models_dir, "--no-window", *camera, *args), 2, mention)
+
+
+def test_recording_never_replaces_the_camera_file(models_dir: Path, clip: Path, tmp_path: Path) -> None:
+    camera = tmp_path / "cam.mp4"
+    shutil.copy(clip, camera)
+    before = camera.read_bytes()
+    r = webcam(models_dir, "--no-window", "--camera", camera, "--record", camera, "--overwrite")
+    assert_error(r, 2, "is the input")
+    assert camera.read_bytes() == before
+
+
+def test_headless_run_loads_only_its_own_style(models_dir: Path, clip: Path) -> None:
+    # Without a window there are no hotkeys to switch styles: the others are never loaded (nor logged).
+    r = webcam(models_dir, "--no-window", "--camera", clip, "--max-frames", "12")
+    assert r.returncode == 0, r.stderr
+    assert (r.stdout + r.stderr).count("running on cpu") == 1
 
 
 # -- doctor --------------------------------------------------------------------------------------------------------

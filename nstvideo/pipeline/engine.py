@@ -101,10 +101,16 @@ class Stylizer:
         """Stylise same-sized frames in one model call (a GPU is faster on batches)."""
         if not frames:
             return []
+        for f in frames:
+            if f is None:  # what cv2.imread returns for a missing or unreadable file
+                raise InputError("a frame is None (did cv2.imread fail to read the file?)", "check the image path")
+            if not isinstance(f, np.ndarray) or f.dtype != np.uint8 or f.ndim != 3 or f.shape[2] != 3:
+                what = f"{f.dtype} {f.shape}" if isinstance(f, np.ndarray) else type(f).__name__
+                raise InputError(f"frames must be HxWx3 uint8 BGR arrays, got {what}", "convert with OpenCV")
+            if f.size == 0:
+                raise InputError(f"a frame is empty ({f.shape})", "check where the frames come from")
         h, w = frames[0].shape[:2]
         for f in frames:
-            if f.dtype != np.uint8 or f.ndim != 3 or f.shape[2] != 3:
-                raise InputError(f"frames must be HxWx3 uint8 BGR, got {f.dtype} {f.shape}", "convert with OpenCV")
             if f.shape[:2] != (h, w):
                 raise InputError("frames in one batch must share a size", "stylise them one by one")
         proc = scaled_size(w, h, self.size)

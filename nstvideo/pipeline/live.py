@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+import math
 import statistics
 import threading
 import time
@@ -391,12 +392,19 @@ def _check_options(opts: LiveOptions) -> None:
     check_smooth(opts.smooth)
     if opts.max_frames is not None and opts.max_frames < 1:
         raise UsageError(f"--max-frames must be at least 1, got {opts.max_frames}", "e.g. --max-frames 300")
-    if opts.max_fps is not None and opts.max_fps <= 0:
-        raise UsageError(f"--max-fps must be positive, got {opts.max_fps}", "e.g. --max-fps 15")
+    if opts.max_fps is not None and not (math.isfinite(opts.max_fps) and opts.max_fps > 0):
+        raise UsageError(f"--max-fps must be a positive number, got {opts.max_fps}", "e.g. --max-fps 15")
+    for name, value in (("--width", opts.width), ("--height", opts.height)):
+        if value is not None and not 16 <= value <= 8192:
+            raise UsageError(f"{name} must be 16..8192 pixels, got {value}", "e.g. --width 1280 --height 720")
+    if opts.fps is not None and not (math.isfinite(opts.fps) and 0 < opts.fps <= 1000):
+        raise UsageError(f"--fps must be a positive number up to 1000, got {opts.fps}", "e.g. --fps 30")
     if opts.stream:
         check_stream_url(opts.stream)
     if opts.record is not None:
-        check_output(None, opts.record, opts.overwrite)
+        # A video file played as the camera is an input like any other: a recording never replaces it.
+        camera_file = Path(str(opts.camera))
+        check_output(camera_file if camera_file.is_file() else None, opts.record, opts.overwrite)
         check_encode_options(opts.record, "auto", RECORD_CRF, RECORD_PRESET)
     if opts.window:
         d = Path(opts.output_dir)
@@ -650,7 +658,7 @@ def _display_loop(opts: LiveOptions, state: LiveState, controls: LiveControls, s
                 draw_text(preview, overlay_lines(item, state, stats, recorder is not None))
             window.send(preview)
         stats.record_shown(time.monotonic() - item.t)
-        if stats.shown == 1 and opts.preload and len(state.style_names) > 1:
+        if stats.shown == 1 and opts.preload and window is not None and len(state.style_names) > 1:
             preloader.start()  # after the first frame, so start-up is not slowed by styles not yet needed
         if opts.max_frames and stats.shown >= opts.max_frames:
             return None

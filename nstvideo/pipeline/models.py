@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from nstvideo.errors import ModelError, StyleNotFoundError
+from nstvideo.errors import ModelError, StyleNotFoundError, UsageError
+from nstvideo.pipeline.sources import IMAGE_SUFFIXES
 
 ENV_VAR = "NSTVIDEO_MODELS"
 PREFIX = "nstvideo."
@@ -137,11 +138,24 @@ def list_styles(models_dirs: Sequence[str | Path] = (), errors: list[str] | None
 def resolve_style(style: str | Path, models_dirs: Sequence[str | Path] = ()) -> StyleModel:
     """A style name or a path to an .onnx file -> StyleModel, or an error naming the closest styles."""
     text = str(style)
+    if Path(text).suffix.lower() in IMAGE_SUFFIXES:
+        raise UsageError(
+            f"--style takes a trained style (a name or an .onnx file); {text} is an image",
+            f"for any painting use --style-image {text} (image, keyframe: one frame, slow), or train it: "
+            f"nstvideo train --style-image {text} --name NAME --data PHOTOS/",
+        )
     if text.endswith(".onnx") or os.sep in text or Path(text).is_file():
         return read_model(text)
     styles = list_styles(models_dirs)
     for m in styles:
         if m.name == text:
+            return m
+    # A file called NAME.onnx is that style too (its metadata may name it otherwise); a broken one says why.
+    for d in model_dirs(models_dirs):
+        if (d / f"{text}.onnx").is_file():
+            return read_model(d / f"{text}.onnx", bundled=d == bundled_dir())
+    for m in styles:
+        if m.name.lower() == text.lower():
             return m
     names = [m.name for m in styles]
     if not names:

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from nstvideo.errors import Interrupted, NstError, ProcessingError
@@ -227,6 +228,14 @@ def as_processing_error(exc: BaseException) -> NstError:
     return ProcessingError(f"failed while working: {type(exc).__name__}: {exc}", "run again with --debug for details")
 
 
+def check_batch_size(batch_size: int) -> None:
+    """Refuse a batch size below 1 (before a model is loaded)."""
+    from nstvideo.errors import UsageError
+
+    if batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {batch_size}", "e.g. --batch-size 4 on a GPU")
+
+
 def stylize_file(
     inp: str,
     out: str,
@@ -244,8 +253,6 @@ def stylize_file(
 
     Frames reach the stylizer in order, from one thread, so a smoothing Stylizer sees the clip as one sequence.
     """
-    from pathlib import Path
-
     from nstvideo.errors import UsageError
     from nstvideo.pipeline.media import FileSource, Frame, VideoFileSink
     from nstvideo.pipeline.outputs import check_output
@@ -254,8 +261,7 @@ def stylize_file(
         raise UsageError(f"--start must not be negative, got {start}", "give seconds from the beginning, e.g. 12.5")
     if duration is not None and duration <= 0:
         raise UsageError(f"--duration must be positive, got {duration}", "give seconds, e.g. 5")
-    if batch_size < 1:
-        raise UsageError(f"--batch-size must be at least 1, got {batch_size}", "e.g. --batch-size 4 on a GPU")
+    check_batch_size(batch_size)
     with FileSource(inp, start=start, duration=duration) as source:
         check_output(Path(inp), Path(out), overwrite)
         info = source.info
@@ -287,43 +293,98 @@ def stylize_file(
     return count
 
 
-def stylize_images(inp: str, out: str, stylizer: Any, *, overwrite: bool = False) -> int:
-    """One image to one image, or a folder of images to a folder; returns the number written."""
-    from pathlib import Path
+def image_targets(inp: str | Path, out: str | Path, *, overwrite: bool = False) -> list[tuple[Path, Path]]:
+    """The (input, output) pairs of an image job, refused now, before a model loads, if any cannot be written."""
+    import os
 
     from nstvideo.errors import OutputError
     from nstvideo.pipeline.outputs import check_output, check_parent
-    from nstvideo.pipeline.sinks import write_image
+    from nstvideo.pipeline.sinks import check_image_suffix
     from nstvideo.pipeline.sources import list_images, read_image
 
     src, dst = Path(inp), Path(out)
     if not src.is_dir():
-        image = read_image(src)
+        read_image(src)
         check_output(src, dst, overwrite)
-        write_image(dst, stylizer(image))
-        log.info("wrote %s", dst)
-        return 1
+        check_image_suffix(dst)
+        return [(src, dst)]
     files = list_images(src)
     if dst.exists() and not dst.is_dir():
         raise OutputError(f"output {dst} is a file but the input is a directory", "give a directory as OUT")
     if dst.exists() and dst.resolve() == src.resolve():
         raise OutputError(f"output directory {dst} is the input directory", "choose another directory")
-    check_parent(dst)
+    if dst.is_dir():
+        if not os.access(dst, os.W_OK):
+            raise OutputError(f"output directory {dst} is not writable", "choose a directory you can write to")
+    else:
+        check_parent(dst)
     targets = [(f, dst / f.name) for f in files]
     existing = [t for _, t in targets if t.exists()]
     if existing and not overwrite:
         raise OutputError(
             f"{len(existing)} outputs already exist in {dst} (e.g. {existing[0].name})", "pass --overwrite"
         )
+    return targets
+
+
+def stylize_images(inp: str, out: str, stylizer: Any, *, overwrite: bool = False) -> int:
+    """One image to one image, or a folder of images to a folder; returns the number written.
+
+    In a folder, an image that cannot be read is skipped with a warning and the rest are written; the run then
+    ends with an error (exit 1) naming how many failed.
+    """
+    from nstvideo.errors import InputError
+
+    targets = image_targets(inp, out, overwrite=overwrite)
+    src, dst = Path(inp), Path(out)
+    if not src.is_dir():
+        _stylize_image(*targets[0], stylizer)
+        log.info("wrote %s", dst)
+        return 1
     dst.mkdir(exist_ok=True)
+    failed: list[str] = []
+    written = 0
     progress = ProgressReporter(f"stylising {src.name}/", len(targets), unit="images")
     with interruptible() as stop:
         try:
             for i, (f, t) in enumerate(targets, start=1):
-                stop.check()
-                write_image(t, stylizer(read_image(f)))
+                if stop.event.is_set():
+                    raise Interrupted(
+                        stop.signum or signal.SIGINT, f"{written} of {len(targets)} images written to {dst}"
+                    )
+                try:
+                    _stylize_image(f, t, stylizer)
+                    written += 1
+                except InputError as exc:
+                    failed.append(exc.message)
+                    log.warning("warning: skipped %s", exc.message)
                 progress.update(i)
         finally:
             progress.close()
-    log.info("wrote %d images to %s", len(targets), dst)
-    return len(targets)
+    log.info("wrote %d images to %s", written, dst)
+    if failed:
+        raise ProcessingError(
+            f"{len(failed)} of {len(targets)} images could not be read ({failed[0]}"
+            + (f", and {len(failed) - 1} more" if len(failed) > 1 else "")
+            + ")",
+            f"the other {written} were written; fix or remove those files and run again with --overwrite",
+        )
+    return written
+
+
+def _stylize_image(src: Path, dst: Path, stylizer: Any) -> None:
+    """Stylise one file; its transparency comes along when the output type can hold it."""
+    import numpy as np
+
+    from nstvideo.pipeline.engine import resize
+    from nstvideo.pipeline.sinks import write_image
+    from nstvideo.pipeline.sources import ALPHA_SUFFIXES, read_alpha, read_image
+
+    image = read_image(src)
+    styled = stylizer(image)
+    alpha = read_alpha(src)
+    if alpha is not None and alpha.shape == image.shape[:2] and dst.suffix.lower() in ALPHA_SUFFIXES:
+        styled = np.dstack([styled, resize(alpha, (styled.shape[1], styled.shape[0]))])
+    elif alpha is not None:
+        log.info("note: %s's transparency is dropped (write .png or .webp to keep it)", src.name)
+    write_image(dst, styled)

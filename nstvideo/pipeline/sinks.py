@@ -26,12 +26,18 @@ from nstvideo.pipeline.sources import IMAGE_SUFFIXES
 JPEG_QUALITY = 95
 
 
+def check_image_suffix(path: str | Path) -> None:
+    """Refuse an output image name whose type we cannot write (before any work is done)."""
+    p = Path(path)
+    if p.suffix.lower() not in IMAGE_SUFFIXES:
+        raise UsageError(f"output {p} has an unsupported image type", f"use one of: {', '.join(IMAGE_SUFFIXES)}")
+
+
 def write_image(path: str | Path, image: np.ndarray) -> None:
     """Encode by the file's suffix and write atomically (temp file beside it, then rename)."""
     p = Path(path)
+    check_image_suffix(p)
     suffix = p.suffix.lower()
-    if suffix not in IMAGE_SUFFIXES:
-        raise UsageError(f"output {p} has an unsupported image type", f"use one of: {', '.join(IMAGE_SUFFIXES)}")
     params = {".jpg": [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY], ".jpeg": [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]}
     params[".webp"] = [cv2.IMWRITE_WEBP_QUALITY, JPEG_QUALITY]
     ok, buf = cv2.imencode(suffix, image, params.get(suffix, []))
@@ -41,7 +47,8 @@ def write_image(path: str | Path, image: np.ndarray) -> None:
         with atomic_output(p) as tmp:
             buf.tofile(str(tmp))
     except OSError as exc:
-        raise ProcessingError(f"cannot write {p}: {exc.strerror}", "check free disk space and permissions") from exc
+        reason = exc.strerror or (os.strerror(exc.errno) if exc.errno else str(exc) or "write failed")
+        raise ProcessingError(f"cannot write {p}: {reason}", "check free disk space and permissions") from exc
 
 
 # -- live sinks: each is open (constructor), send(image), close(), like pyvirtualcam's Camera -----------------------

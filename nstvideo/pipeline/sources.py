@@ -10,6 +10,8 @@ import numpy as np
 from nstvideo.errors import InputError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+#: Image types that keep transparency (an input's alpha is carried to an output of these).
+ALPHA_SUFFIXES = (".png", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".ts", ".flv", ".wmv", ".mpg", ".mpeg")
 
 
@@ -43,6 +45,23 @@ def read_image(path: str | Path) -> np.ndarray:
             f"image {p} is {img.shape[1]}x{img.shape[0]}; sides must be at least 16 px", "use a bigger image"
         )
     return img
+
+
+def read_alpha(path: str | Path) -> np.ndarray | None:
+    """The image's transparency as HxW uint8, or None when it has none (or is opaque everywhere).
+
+    read_image drops it (the nets take colour only); a logo or sticker keeps it when the output can hold it.
+    """
+    p = Path(path)
+    if p.suffix.lower() not in ALPHA_SUFFIXES:
+        return None
+    img = cv2.imdecode(np.fromfile(str(p), dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if img is None or img.ndim != 3 or img.shape[2] != 4:
+        return None
+    alpha = img[:, :, 3]
+    if alpha.dtype != np.uint8:  # 16-bit PNG
+        alpha = np.round(alpha.astype(np.float32) / 257).astype(np.uint8)
+    return None if alpha.min() == 255 else alpha
 
 
 def list_images(folder: str | Path) -> list[Path]:
