@@ -619,7 +619,10 @@ class VideoFileSink:
             if self._src is not None:
                 self._add_passthrough_streams()
         except (av.FFmpegError, OSError, ValueError) as exc:
-            raise ProcessingError(f"cannot set up the {self.encoder} encoder: {_av_message(exc)}", None) from None
+            raise ProcessingError(
+                f"cannot set up the {self.encoder} encoder: {_av_message(exc)}",
+                "try --encoder libx264 or another output type (.mkv); --debug shows FFmpeg's own messages",
+            ) from None
 
     def _add_video_stream(self, crf: int, preset: str) -> None:
         fps = self.info.fps
@@ -690,7 +693,9 @@ class VideoFileSink:
     def send(self, frame: Frame) -> None:
         """Encode one frame (BGR, width x height) at its own timestamp, copying audio/subtitles up to it."""
         if self._closed:
-            raise ProcessingError("cannot write: the output is already closed", None)
+            raise ProcessingError(
+                "cannot write: the output is already closed", "this is a bug in the pipeline; please report it"
+            )
         image = frame.image
         if image.shape != (self.height, self.width, 3) or image.dtype != np.uint8:
             raise ProcessingError(
@@ -765,7 +770,7 @@ class VideoFileSink:
                 raise ProcessingError(
                     f"cannot {verb} {src.type} stream #{src.index} ({src.codec_context.name}) at t={t:.2f}s: "
                     f"{_av_message(exc)}",
-                    _hint(exc) or "write .mkv, which takes most audio as it is, or convert the audio first",
+                    _hint(exc, otherwise="write .mkv, which takes most audio as it is, or convert the audio first"),
                 ) from None
 
     def _transcode(self, p: _Passthrough, packet: Any) -> None:
@@ -840,11 +845,14 @@ class VideoFileSink:
             self.abort()
 
 
-def _hint(exc: BaseException) -> str | None:
-    """A fix-it hint for common OS-level write failures."""
+def _hint(
+    exc: BaseException,
+    otherwise: str = "run again with --debug to see FFmpeg's own messages, and report it if the input plays elsewhere",
+) -> str:
+    """A fix-it hint for common OS-level write failures, else `otherwise`."""
     errno = getattr(exc, "errno", None)
     if errno == 28:  # ENOSPC
         return "the disk is full; free some space or write elsewhere"
     if errno in (13, 30):  # EACCES, EROFS
         return "the output location is not writable"
-    return None
+    return otherwise

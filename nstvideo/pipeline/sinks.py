@@ -383,7 +383,10 @@ class StreamSink:
         except (av.FFmpegError, OSError) as exc:
             if getattr(exc, "errno", None) == errno.ECONNREFUSED:
                 return  # nobody listening yet (ICMP port unreachable): a live stream just carries on
-            raise ProcessingError(f"stream {self.url} failed: {' '.join(str(exc).split())}", None) from None
+            raise ProcessingError(
+                f"stream {self.url} failed: {' '.join(str(exc).split())}",
+                "check the network and the receiver's address; --debug shows FFmpeg's own messages",
+            ) from None
 
     def _abort(self) -> None:
         out = getattr(self, "_out", None)
