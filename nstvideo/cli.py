@@ -179,12 +179,19 @@ def image(
     from nstvideo.pipeline.runner import image_targets, stylize_images
     from nstvideo.pipeline.sources import read_image
 
-    if not inp.is_dir():
-        read_image(inp)  # input errors first, before a model is loaded
+    photo = None if inp.is_dir() else read_image(inp)  # input errors first, before a model is loaded
     if style_image is not None:
-        if inp.is_dir():
+        if photo is None:
             raise UsageError("--style-image takes one photo, not a directory", "train the style for many images")
-        _keyframe(inp, out, style_image, None, None, size or 512, iterations, content_weight, style_weight,
+        if strength != 1.0 or output_size is not None:
+            raise UsageError(
+                "--strength and --output-size are for trained styles", "with --style-image, --size sets the size"
+            )
+        if size is None:
+            size = 512
+        elif size == 0:  # as for trained styles: the photo's own size
+            size = min(photo.shape[:2])
+        _keyframe(inp, out, style_image, None, None, size, iterations, content_weight, style_weight,
                   tv_weight, init, optimizer, preserve_color, style_scale, seed, device, vgg, overwrite)  # fmt: skip
         return
     image_targets(inp, out, overwrite=overwrite)  # output errors too, before a model is loaded

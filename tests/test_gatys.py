@@ -89,6 +89,8 @@ def test_coarse_to_fine_schedule():
     # the GPU's flatter schedule: a 1080p keyframe's finest level gets 13 iterations, not 2
     assert level_iterations(200, 4) == [151, 38, 9, 2]
     assert level_iterations(200, 4, LEVEL_RATIO["cuda"]) == [107, 53, 27, 13]
+    # exactly what was asked, whatever the rounding (the progress bar counts to --iterations)
+    assert all(sum(level_iterations(n, k)) == n for n in range(4, 60) for k in range(1, 5))
 
 
 def test_video_frame_pick(assets):
@@ -107,10 +109,25 @@ def test_video_frame_pick(assets):
 
 
 @pytest.mark.parametrize("bad", [{"size": 8}, {"iterations": 0}, {"init": "zeros"}, {"optimizer": "sgd"},
-                                 {"style_weight": -1.0}, {"style_scale": 9.0}])  # fmt: skip
+                                 {"style_weight": -1.0}, {"style_scale": 9.0}, {"style_weight": float("nan")},
+                                 {"tv_weight": float("inf")}, {"size": 100000}, {"size": 1080, "iterations": 3},
+                                 {"device": "tpu"}])  # fmt: skip
 def test_bad_numbers(bad):
     with pytest.raises(UsageError):
         GatysConfig(**bad).validate()
+
+
+def test_cli_image_style_image_takes_its_own_options(assets):
+    photo = assets["dir"] / "photo.png"
+    cv2.imwrite(str(photo), np.full((40, 56, 3), 128, np.uint8))
+    out = assets["dir"] / "native.png"
+    r = run_cli("image", str(photo), str(out), "--style-image", str(assets["art"]), "--size", "0",
+                "--iterations", "2", "--vgg", str(assets["vgg"]))  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert cv2.imread(str(out)).shape == (40, 56, 3)  # --size 0: the photo's own size, as for trained styles
+    r = run_cli("image", str(photo), str(assets["dir"] / "x.png"), "--style-image", str(assets["art"]),
+                "--strength", "0.5", "--vgg", str(assets["vgg"]))  # fmt: skip
+    assert r.returncode == 2 and "--strength" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_cli_keyframe_from_video(assets):

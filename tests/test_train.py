@@ -11,7 +11,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from nstvideo.errors import InputError, UsageError  # noqa: E402
+from nstvideo.errors import InputError, OutputError, ProcessingError, UsageError  # noqa: E402
 from nstvideo.export.losses import move, random_motion, temporal_loss  # noqa: E402
 from nstvideo.export.studio import export_checkpoint  # noqa: E402
 from nstvideo.export.train import TrainConfig, Trainer, cpu_computes_bf16  # noqa: E402
@@ -163,9 +163,62 @@ def test_bad_inputs_are_one_line_errors(data, tmp_path):
     with pytest.raises(InputError, match="cannot read"):
         Trainer(config(data, tmp_path, 2, style_image=tmp_path / "junk.jpg"))
     for bad in ({"checkpoint_every": 0}, {"lr": -1.0}, {"style_weight": -1.0}, {"arch": "nope"}, {"image_size": 8},
-                {"precision": "fp8"}, {"temporal_weight": -1.0}):  # fmt: skip
+                {"precision": "fp8"}, {"temporal_weight": -1.0}, {"style_weight": float("nan")},
+                {"tv_weight": float("inf")}, {"lr": float("inf")}, {"name": "a/b"}, {"name": ""}, {"name": ".."},
+                {"device": "tpu"}, {"workers": -1}, {"style_info": {"recommended_size": -3}}):  # fmt: skip
         with pytest.raises(UsageError):
             Trainer(config(data, tmp_path, 2, **bad))
+    with pytest.raises(InputError, match="preview image"):
+        Trainer(config(data, tmp_path, 2, preview_images=[tmp_path / "nope.jpg"]))
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OutputError, match="cannot create --out-dir"):
+        Trainer(config(data, tmp_path / "file" / "run", 2))
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    for i in range(10):
+        (junk / f"{i}.jpg").write_text("text, not a photo")
+    with pytest.raises(InputError, match="none of the first 10 photos"):
+        Trainer(config(data, tmp_path, 2, data=junk))
+
+
+def test_unreadable_photos_are_skipped_and_workers_shut_down(data, tmp_path):
+    # One corrupt file among the photos: a warning, not the end of the run; with worker processes too.
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for p in sorted(data["photos"].iterdir()):
+        (photos / p.name).write_bytes(p.read_bytes())
+    (photos / "zz-corrupt.jpg").write_bytes(b"\xff\xd8 cut off")
+    t = Trainer(config(data, tmp_path / "run", 6, data=photos, workers=2, batch_size=4))
+    t.run()
+    assert t.step == 6
+
+
+def test_divergence_stops_and_keeps_the_last_good_checkpoint(data, tmp_path):
+    Trainer(config(data, tmp_path, 2)).run()
+    t = Trainer(config(data, tmp_path, 6, style_weight=1e39))  # overflows float32: the loss is inf at once
+    t.resume()
+    with pytest.raises(ProcessingError, match="the loss became inf at step 3 .the checkpoint of step 2 is kept"):
+        t.run()
+    good = torch.load(tmp_path / "stripes.ckpt", weights_only=False)
+    assert good["step"] == 2
+    assert all(torch.isfinite(v).all() for v in good["net"].values())
+
+
+def test_export_refuses_non_finite_weights(data, tmp_path):
+    ckpt = Trainer(config(data, tmp_path, 2)).run()
+    state = torch.load(ckpt, weights_only=False)
+    next(iter(state["net"].values())).fill_(float("nan"))  # as a run that diverged before this check would leave
+    torch.save(state, tmp_path / "nan.ckpt")
+    with pytest.raises(InputError, match="non-finite weights"):
+        export_checkpoint(tmp_path / "nan.ckpt", tmp_path / "nan.onnx")
+    assert not (tmp_path / "nan.onnx").exists()
+
+
+def test_resume_refuses_another_architecture(data, tmp_path):
+    Trainer(config(data, tmp_path, 2)).run()
+    t = Trainer(config(data, tmp_path, 4, arch="lite-skip"))
+    with pytest.raises(UsageError, match="of --arch lite, not lite-skip"):
+        t.resume()
 
 
 def test_vgg_names_follow_torchvision():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,8 @@ log = logging.getLogger("nstvideo")
 
 def read_style_image(path: Path) -> np.ndarray:
     """The painting, with errors that say it is the style image that is wrong."""
+    if Path(path).is_dir():
+        raise InputError(f"style image {path} is a directory", "give one painting (jpg, png, webp or bmp)")
     try:
         return read_image(path)
     except InputError as exc:
@@ -26,31 +29,42 @@ def read_style_image(path: Path) -> np.ndarray:
 
 
 def pick_frame(path: Path, at: float | None, index: int | None) -> tuple[np.ndarray, str]:
-    """The frame at `at` seconds or number `index` (0-based) of a video; default the middle one."""
+    """The frame at `at` seconds or number `index` (0-based) of a video; default the middle one.
+
+    A time is sought to (a film's middle frame is not decoded from its start); a frame number is counted.
+    """
     from nstvideo.pipeline.media import FileSource
 
     if at is not None and index is not None:
         raise UsageError("give --at or --frame, not both", "--at takes seconds, --frame a 0-based frame number")
-    if at is not None and at < 0:
-        raise UsageError(f"--at must not be negative, got {at}", "give seconds from the start, e.g. --at 12.5")
+    if at is not None and not (math.isfinite(at) and at >= 0):
+        raise UsageError(f"--at must be 0 or more seconds, got {at}", "give seconds from the start, e.g. --at 12.5")
     if index is not None and index < 0:
         raise UsageError(f"--frame must not be negative, got {index}", "frames count from 0")
     with FileSource(path) as src:
         info = src.info
-        if at is None and index is None:
-            if info.duration:
-                at = info.duration / 2
-            else:
-                index = (info.frame_count or 1) // 2
-        for i, frame in enumerate(src.frames()):
-            t = float(frame.pts * info.time_base)
-            if index is not None and i == index:
-                return frame.image, f"frame {i} (t={t:.3f} s)"
-            if at is not None and t + 0.5 / float(info.fps or 25) >= at:
-                return frame.image, f"frame {i} (t={t:.3f} s)"
-    where = f"--frame {index}" if index is not None else f"--at {at}"
     length = f"{info.duration:.2f} s" if info.duration else "unknown length"
-    raise InputError(f"{where} is beyond the end of {path} ({i + 1} frames, {length})", "pick an earlier frame")
+    if at is None and index is None:
+        if info.duration:
+            at = info.duration / 2
+        else:
+            index = (info.frame_count or 1) // 2
+    if at is not None:
+        if info.duration is not None and at >= info.duration:
+            raise InputError(f"--at {at:g} is beyond the end of {path} ({length})", "pick an earlier time")
+        try:
+            with FileSource(path, start=at) as src:
+                return next(iter(src.frames())).image, f"the frame at {at:.3f} s"
+        except InputError as exc:
+            if "beyond the end" not in exc.message:
+                raise
+            raise InputError(f"--at {at:g} is beyond the end of {path} ({length})", "pick an earlier time") from None
+    assert index is not None
+    with FileSource(path) as src:
+        for i, frame in enumerate(src.frames()):
+            if i == index:
+                return frame.image, f"frame {i} (t={float(frame.pts * info.time_base):.3f} s)"
+    raise InputError(f"--frame {index} is beyond the end of {path} ({i + 1} frames, {length})", "pick an earlier frame")
 
 
 def run_keyframe(

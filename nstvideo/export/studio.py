@@ -12,8 +12,16 @@ import torch
 from nstvideo.errors import InputError, Interrupted, OutputError
 from nstvideo.export.nets import build_net
 from nstvideo.export.onnx_export import export_onnx
-from nstvideo.export.train import STYLE_INFO, TrainConfig, Trainer, kept_style_info, recipe
+from nstvideo.export.train import (
+    STYLE_INFO,
+    TrainConfig,
+    Trainer,
+    kept_style_info,
+    load_checkpoint,
+    recipe,
+)
 from nstvideo.export.vgg import describe_loss_network
+from nstvideo.pipeline.outputs import check_output
 from nstvideo.pipeline.runner import ProgressReporter
 
 log = logging.getLogger("nstvideo")
@@ -59,20 +67,6 @@ def style_metadata(
     }
 
 
-def _load_checkpoint(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise InputError(f"checkpoint {path} not found", "give the .ckpt written by `nstvideo train`")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:
-        raise InputError(
-            f"cannot read checkpoint {path}: {type(exc).__name__}", "is it a `nstvideo train` .ckpt?"
-        ) from exc
-    if not isinstance(state, dict) or "net" not in state or "config" not in state:
-        raise InputError(f"{path} is not an nstvideo training checkpoint", "give the .ckpt written by `nstvideo train`")
-    return state
-
-
 def export_checkpoint(
     checkpoint: Path,
     out: Path,
@@ -85,15 +79,19 @@ def export_checkpoint(
     overwrite: bool = False,
 ) -> Path:
     """Checkpoint -> verified ONNX with metadata: what is given here, else what `nstvideo train` was told."""
-    state = _load_checkpoint(Path(checkpoint))
+    state = load_checkpoint(Path(checkpoint))
     out = Path(out)
     if out.suffix != ".onnx":
         raise OutputError(f"output {out} must end in .onnx", "e.g. mystyle.onnx")
-    if out.exists() and not overwrite:
-        raise OutputError(f"output {out} already exists", "pass --overwrite to replace it")
+    check_output(None, out, overwrite)
     cfg = state["config"]
     net = build_net(cfg["arch"])
     net.load_state_dict(state["net"])
+    if not all(torch.isfinite(t).all() for t in net.state_dict().values()):
+        raise InputError(
+            f"checkpoint {checkpoint} holds non-finite weights (its training diverged)",
+            "train again with a lower --lr or smaller loss weights",
+        )
     info = kept_style_info(  # checkpoints from before it was kept have none
         cfg.get("style_info"), {"title": title, "artist": artist, "style_licence": style_licence,
                                 "style_source": style_source, "recommended_size": recommended_size},

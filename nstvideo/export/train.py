@@ -6,7 +6,10 @@ import contextlib
 import csv
 import json
 import logging
+import math
+import os
 import random
+import re
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -19,7 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from nstvideo.errors import InputError, UsageError
+from nstvideo.errors import InputError, OutputError, ProcessingError, UsageError
 from nstvideo.export.losses import (
     MOTION_NOISE,
     STYLE_LAYERS,
@@ -37,6 +40,11 @@ log = logging.getLogger("nstvideo.train")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 MIN_IMAGES = 8
 PRECISIONS = ("auto", "bf16", "fp32")
+
+
+#: What --name may be: it names files (NAME.onnx, NAME.ckpt) and is typed after --style.
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass
@@ -68,6 +76,18 @@ class TrainConfig:
     style_info: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
+        if not NAME.fullmatch(self.name):
+            raise UsageError(
+                f"--name {self.name!r} cannot name a style file",
+                "use letters, digits, '-', '_' or '.', starting with a letter or digit, e.g. --name my-style",
+            )
+        if self.device not in DEVICES:
+            raise UsageError(f"unknown --device {self.device!r}", f"choose one of: {', '.join(DEVICES)}")
+        if self.workers < 0:
+            raise UsageError(f"--workers must be 0 or more, got {self.workers}", "0 loads data in the training process")
+        size = self.style_info.get("recommended_size")
+        if size is not None and not 16 <= size <= 4320:
+            raise UsageError(f"--recommended-size must be 16..4320, got {size}", "the short side it looks best at")
         if self.arch not in ARCHS:
             raise UsageError(f"unknown --arch {self.arch!r}", f"choose one of: {', '.join(ARCHS)}")
         for name in ("iterations", "batch_size", "image_size", "checkpoint_every", "preview_every"):
@@ -78,12 +98,14 @@ class TrainConfig:
         if self.style_size is not None and self.style_size < 32:
             raise UsageError("--style-size must be at least 32", "leave it out to use the painting's own size")
         for name in ("content_weight", "style_weight", "tv_weight", "temporal_weight"):
-            if getattr(self, name) < 0:
-                raise UsageError(f"--{name.replace('_', '-')} must not be negative", "use 0 to switch a term off")
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
+                raise UsageError(
+                    f"--{name.replace('_', '-')} must be a number, 0 or more", "use 0 to switch a term off"
+                )
         if self.precision not in PRECISIONS:
             raise UsageError(f"unknown --precision {self.precision!r}", f"choose one of: {', '.join(PRECISIONS)}")
-        if not self.lr > 0:
-            raise UsageError("--lr must be positive", "1e-3 is the usual value")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise UsageError("--lr must be a positive number", "1e-3 is the usual value")
 
 
 STYLE_INFO = ("title", "artist", "style_licence", "style_source", "recommended_size")
@@ -96,9 +118,13 @@ def kept_style_info(saved: dict[str, Any] | None, given: dict[str, Any]) -> dict
 
 def read_rgb(path: Path, what: str = "image") -> np.ndarray:
     """RGB uint8, or a one-line error naming the file."""
+    if Path(path).is_dir():
+        raise InputError(f"{what} {path} is a directory", "give one image file (jpg, png, webp or bmp)")
     if not Path(path).is_file():
         raise InputError(f"{what} {path} not found", "check the path")
     data = np.fromfile(str(path), dtype=np.uint8)
+    if not data.size:
+        raise InputError(f"{what} {path} is empty (0 bytes)", "the file may still be copying or was cut off")
     img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if img is None:
         raise InputError(f"cannot read {what} {path}: not a supported image", "use a jpg, png, webp or bmp file")
@@ -154,12 +180,26 @@ class StepBatches(Dataset):
 
     def __init__(self, files: list[Path], steps: range, batch_size: int, size: int, seed: int) -> None:
         self.files, self.steps, self.batch_size, self.size, self.seed = files, steps, batch_size, size, seed
+        self.skipped: set[Path] = set()
 
     def __len__(self) -> int:
         return len(self.steps)
 
-    def _crop(self, path: Path, rng: np.random.Generator) -> torch.Tensor:
-        img = read_rgb(path, "training image")
+    def _read(self, j: int) -> np.ndarray:
+        """Photo j, or if it cannot be read the next one that can: one corrupt file among thousands must not end
+        a long run. The choice depends only on the files, so a resumed run still sees the same data."""
+        for k in range(len(self.files)):
+            path = self.files[(j + k) % len(self.files)]
+            try:
+                return read_rgb(path, "training image")
+            except InputError as exc:
+                if path not in self.skipped:
+                    self.skipped.add(path)
+                    log.warning("warning: skipped %s", exc.message)
+        raise ProcessingError("none of the training photos can be read", "check the --data folder")
+
+    def _crop(self, j: int, rng: np.random.Generator) -> torch.Tensor:
+        img = self._read(j)
         h, w = img.shape[:2]
         scale = self.size / min(h, w)
         if scale > 1 or min(h, w) > 2 * self.size:  # keep crops at a consistent scale: short side 1-2x the crop
@@ -178,7 +218,7 @@ class StepBatches(Dataset):
         step = self.steps[i]
         rng = np.random.default_rng([self.seed, step])
         idx = rng.choice(len(self.files), size=self.batch_size, replace=len(self.files) < self.batch_size)
-        return torch.stack([self._crop(self.files[j], rng) for j in idx])
+        return torch.stack([self._crop(int(j), rng) for j in idx])
 
 
 def pick_device(device: str) -> torch.device:
@@ -216,6 +256,46 @@ def load_style_tensor(path: Path, style_size: int | None) -> torch.Tensor:
     return to_tensor(img).unsqueeze(0) / 255.0
 
 
+def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> dict[str, Any]:
+    """A `nstvideo train` checkpoint, or a one-line error."""
+    if not path.is_file():
+        raise InputError(f"checkpoint {path} not found", "give the .ckpt written by `nstvideo train`")
+    try:
+        state = torch.load(path, map_location=device, weights_only=False)
+    except Exception as exc:
+        raise InputError(
+            f"cannot read checkpoint {path}: {type(exc).__name__}", "is it a `nstvideo train` .ckpt?"
+        ) from exc
+    if not isinstance(state, dict) or "net" not in state or "config" not in state:
+        raise InputError(f"{path} is not an nstvideo training checkpoint", "give the .ckpt written by `nstvideo train`")
+    return state
+
+
+def usable_images(files: list[Path], data: Path, probe: int = 16) -> None:
+    """Refuse now a folder whose first photos all fail to decode (text files named .jpg, say), rather than in a
+    loader worker after the loss network has loaded; single bad files later on are skipped as training runs."""
+    reasons = []
+    for path in files[:probe]:
+        try:
+            read_rgb(path, "training image")
+            return
+        except InputError as exc:
+            reasons.append(exc.message)
+    raise InputError(f"none of the first {len(reasons)} photos in {data} can be read ({reasons[0]})", "check --data")
+
+
+def make_out_dir(out_dir: Path) -> Path:
+    """Create the run's folder before any work, or refuse it (exit 2)."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise OutputError(f"cannot create --out-dir {out_dir}: {reason}", "choose a folder you can write to") from None
+    if not os.access(out_dir, os.W_OK):
+        raise OutputError(f"--out-dir {out_dir} is not writable", "choose a folder you can write to")
+    return out_dir
+
+
 class Trainer:
     """Owns the net, optimiser and loss; `run()` trains to `iterations`, checkpointing as it goes."""
 
@@ -223,8 +303,12 @@ class Trainer:
         cfg.validate()
         self.cfg = cfg
         self.files = list_images(cfg.data)
+        usable_images(self.files, cfg.data)
+        for photo in cfg.preview_images:
+            read_rgb(photo, "preview image")
         self.device = pick_device(cfg.device)
         style = load_style_tensor(cfg.style_image, cfg.style_size)
+        self.out_dir = make_out_dir(Path(cfg.out_dir))
         torch.manual_seed(cfg.seed)
         random.seed(cfg.seed)
         self.net = build_net(cfg.arch).to(self.device)
@@ -238,8 +322,7 @@ class Trainer:
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
         self.step = 0
         self.progress = progress
-        self.out_dir = Path(cfg.out_dir)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.saved_step: int | None = None  # the last checkpoint's step
         self.started = time.time()
         self.elapsed_before = 0.0
         self.stopped_by: int | None = None  # the signal that stopped the run, if one did
@@ -262,19 +345,27 @@ class Trainer:
         tmp = self.checkpoint_path.with_suffix(".ckpt.tmp")
         torch.save(state, tmp)
         tmp.replace(self.checkpoint_path)
+        self.saved_step = self.step
         return self.checkpoint_path
 
     def resume(self, path: Path | None = None) -> None:
         path = Path(path or self.checkpoint_path)
         if not path.is_file():
             raise InputError(f"checkpoint {path} not found", "drop --resume to start fresh")
-        state = torch.load(path, map_location=self.device, weights_only=False)
+        state = load_checkpoint(path, self.device)
+        arch = state["config"].get("arch")
+        if arch != self.cfg.arch:
+            raise UsageError(
+                f"checkpoint {path} is of --arch {arch}, not {self.cfg.arch}",
+                f"pass --arch {arch} to continue it, or another --name or --out-dir to start afresh",
+            )
         self.net.load_state_dict(state["net"])
         self.opt.load_state_dict(state["opt"])
         self.step = int(state["step"])
         torch.set_rng_state(state["rng_torch"])
         random.setstate(state["rng_python"])
         self.elapsed_before = float(state.get("elapsed", 0.0))
+        self.saved_step = self.step
         self.cfg.style_info = kept_style_info(state["config"].get("style_info"), self.cfg.style_info)
         log.info("resumed %s at step %d", path, self.step)
 
@@ -327,6 +418,8 @@ class Trainer:
         new_csv = not csv_path.exists() or self.step == 0
         previous = {sig: signal.signal(sig, self._on_signal) for sig in STOP_SIGNALS}
         self.net.train()
+        diverged = False
+        batches = None
         try:
             with open(csv_path, "w" if new_csv else "a", newline="") as fh:
                 writer = csv.writer(fh)
@@ -336,6 +429,15 @@ class Trainer:
                     batches = iter(loader)  # starts the worker processes
                 for batch in batches:
                     terms = self.train_step(batch)
+                    if not math.isfinite(terms["total"]):
+                        diverged = True
+                        kept = (
+                            f"the checkpoint of step {self.saved_step} is kept" if self.saved_step else "nothing kept"
+                        )
+                        raise ProcessingError(
+                            f"training diverged: the loss became {terms['total']} at step {self.step} ({kept})",
+                            "lower --lr or the loss weights, then --resume or start again",
+                        )
                     if self.progress:
                         self.progress(self.step, cfg.iterations, terms)
                     if self.step % 10 == 0 or self.step == cfg.iterations:
@@ -352,7 +454,13 @@ class Trainer:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-            self.save_checkpoint()
+            # Workers ignore SIGTERM (see _leave_signals_to_the_trainer): they must be told to stop, or the exit
+            # after an error waits for them forever.
+            shutdown = getattr(batches, "_shutdown_workers", None)
+            if shutdown is not None:
+                shutdown()
+            if not diverged:  # NaN weights would replace the last good checkpoint
+                self.save_checkpoint()
         return self.checkpoint_path
 
     @torch.no_grad()

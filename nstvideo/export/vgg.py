@@ -169,14 +169,24 @@ def _raw_state(source: str) -> tuple[dict[str, torch.Tensor], str]:
 def _read_pth(source: str) -> tuple[dict[str, torch.Tensor], str | None]:
     """A local weights file: its state dict, and the origin a file from save_loss_network records (else None)."""
     path = Path(source)
+    if path.is_dir():
+        raise InputError(f"VGG weights {path} is a directory", f"--vgg takes {', '.join(SOURCES)} or a .pth file")
     if not path.is_file():
         raise InputError(f"VGG weights file {path} not found", f"--vgg takes {', '.join(SOURCES)} or a .pth path")
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise InputError(f"cannot read VGG weights {path}: {exc}", "give a torch state dict (.pth)") from exc
+    except Exception as exc:  # torch's own text suggests weights_only=False: unsafe, and not ours to offer
+        raise InputError(
+            f"cannot read VGG weights {path}: not a PyTorch weights file ({type(exc).__name__})",
+            "give a torchvision-style VGG-16 state dict (.pth)",
+        ) from exc
     if isinstance(raw, dict) and isinstance(raw.get("state_dict"), dict):
         return raw["state_dict"], raw.get("source")
+    if not isinstance(raw, dict):
+        raise InputError(
+            f"VGG weights {path} hold a {type(raw).__name__}, not a state dict",
+            "give a torchvision-style VGG-16 state dict (.pth)",
+        )
     return raw, None
 
 
