@@ -9,10 +9,11 @@ from typing import Any
 
 import torch
 
-from nstvideo.errors import InputError, Interrupted, OutputError
+from nstvideo.errors import InputError, Interrupted, OutputError, UsageError
 from nstvideo.export.nets import build_net
 from nstvideo.export.onnx_export import export_onnx
 from nstvideo.export.train import (
+    NAME,
     STYLE_INFO,
     TrainConfig,
     Trainer,
@@ -79,6 +80,8 @@ def export_checkpoint(
     overwrite: bool = False,
 ) -> Path:
     """Checkpoint -> verified ONNX with metadata: what is given here, else what `nstvideo train` was told."""
+    if name is not None and not NAME.fullmatch(name):
+        raise UsageError(f"--name {name!r} cannot name a style", "use letters, digits, '-', '_' or '.'")
     state = load_checkpoint(Path(checkpoint))
     out = Path(out)
     if out.suffix != ".onnx":
