@@ -195,6 +195,7 @@ def test_image_directory_to_directory(models_dir: Path, tmp_path: Path) -> None:
     for i, (name, (w, h)) in enumerate(sizes.items()):
         write_image(src / name, w, h, seed=i)
     (src / "readme.txt").write_text("not an image; ignored")
+    assert_error(stylise(models_dir, "image", src, tmp_path / "styled.jpg"), 2, "is an image name")
     dst = tmp_path / "styled"  # does not exist yet: created
     r = stylise(models_dir, "image", src, dst)
     assert_ok(r)

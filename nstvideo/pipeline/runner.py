@@ -300,7 +300,7 @@ def image_targets(inp: str | Path, out: str | Path, *, overwrite: bool = False) 
     from nstvideo.errors import OutputError
     from nstvideo.pipeline.outputs import check_output, check_parent
     from nstvideo.pipeline.sinks import check_image_suffix
-    from nstvideo.pipeline.sources import list_images, read_image
+    from nstvideo.pipeline.sources import is_image_path, list_images, read_image
 
     src, dst = Path(inp), Path(out)
     if not src.is_dir():
@@ -311,6 +311,8 @@ def image_targets(inp: str | Path, out: str | Path, *, overwrite: bool = False) 
     files = list_images(src)
     if dst.exists() and not dst.is_dir():
         raise OutputError(f"output {dst} is a file but the input is a directory", "give a directory as OUT")
+    if not dst.exists() and is_image_path(dst):
+        raise OutputError(f"input {src} is a directory but output {dst} is an image name", "give a directory as OUT")
     if dst.exists() and dst.resolve() == src.resolve():
         raise OutputError(f"output directory {dst} is the input directory", "choose another directory")
     if dst.is_dir():
