@@ -424,9 +424,9 @@ def main(argv: list[str] | None = None) -> int:
 def _main(args: list[str], debug: bool) -> int:
     try:
         rc = app(args=args, prog_name="nstvideo", standalone_mode=False)
-        if entry.received:  # typer turns KeyboardInterrupt into a silent exit code 130
-            raise KeyboardInterrupt
-    except KeyboardInterrupt:
+        if entry.received:  # a job that stopped on its own handlers' flag returns; say why it stopped
+            return _interrupted(debug)
+    except (entry.Stop, KeyboardInterrupt):
         return _interrupted(debug)
     except NstError as exc:
         if entry.received:  # e.g. an import cut short by the signal, reported by pybind11 as an ImportError

@@ -10,10 +10,15 @@ import sys
 received: list[int] = []
 
 
+class Stop(BaseException):
+    """Raised by `on_signal`. Not a KeyboardInterrupt: typer turns that into a silent exit code 130, and CPython
+    (under `python -m`) would end the process by SIGINT even after a clean sys.exit(143)."""
+
+
 def on_signal(signum: int, frame: object) -> None:
-    """SIGINT and SIGTERM both stop the run the way Ctrl-C does; `received` says which it was."""
+    """SIGINT and SIGTERM both stop the run where it is; `received` says which it was."""
     received.append(signum)
-    raise KeyboardInterrupt
+    raise Stop
 
 
 def install() -> dict[int, object]:
@@ -25,7 +30,7 @@ def run() -> None:
     install()
     try:
         from nstvideo.cli import main
-    except KeyboardInterrupt:
+    except (Stop, KeyboardInterrupt):
         signum = received[-1] if received else signal.SIGINT
         print(f"error: interrupted by {signal.Signals(signum).name}", file=sys.stderr)
         sys.exit(128 + signum)

@@ -13,6 +13,7 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -67,6 +68,20 @@ def assert_error(
     for word in mentions:
         assert word.lower() in errors[0].lower(), f"{word!r} not in error: {errors[0]!r}"
     return errors[0], hints[0] if hints else ""
+
+
+def interrupt(cmd: list[str], signum: int, code: int, before: Callable[[subprocess.Popen], None]) -> str:
+    """Start `cmd`, wait with `before(proc)`, send `signum`: it must exit with `code` and no traceback. Its stderr."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        before(proc)
+        proc.send_signal(signum)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        reap(proc)
+    assert proc.returncode == code, stderr
+    assert "Traceback" not in stderr
+    return stderr
 
 
 def assert_nothing_written(folder: Path, *expected: str) -> None:
@@ -587,20 +602,16 @@ def test_signal_stops_and_removes_partial_output(
     out = out_dir / "long.mp4"
     cmd = [sys.executable, "-m", "nstvideo", "file", str(long_clip), str(out), "--style", "tiny"]
     cmd += ["--models-dir", str(models_dir), "--size", "0", "--preset", "ultrafast"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+
+    def working(proc: subprocess.Popen) -> None:
         deadline = time.monotonic() + 30
         while not temp_files(out_dir) and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
         assert proc.poll() is None, f"finished before it could be interrupted:\n{proc.communicate()[1]}"
         assert temp_files(out_dir), "the hidden temp output never appeared"
         time.sleep(0.3)  # let a few frames go through
-        proc.send_signal(signum)
-        _, stderr = proc.communicate(timeout=30)
-    finally:
-        reap(proc)
-    assert proc.returncode == code, stderr
-    assert "Traceback" not in stderr
+
+    stderr = interrupt(cmd, signum, code, working)
     assert any(line.startswith("error: ") for line in stderr.splitlines()), stderr
     assert_nothing_written(out_dir)
 
@@ -669,15 +680,7 @@ def test_no_command_shows_the_help_without_an_error_line() -> None:
 def test_signal_while_starting_is_one_line(clips: Path, out_dir: Path, signum: int, code: int) -> None:
     # While Python imports the CLI, numpy, onnxruntime, or loads the model: no traceback, the signal's code.
     cmd = [sys.executable, "-m", "nstvideo", "image", str(clips / "photo.jpg"), str(out_dir / "o.png")]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        time.sleep(0.1)
-        proc.send_signal(signum)
-        _, stderr = proc.communicate(timeout=30)
-    finally:
-        reap(proc)
-    assert proc.returncode == code, stderr
-    assert "Traceback" not in stderr
+    stderr = interrupt(cmd, signum, code, lambda _proc: time.sleep(0.1))
     assert f"error: interrupted by {signal.Signals(signum).name}" in stderr
     assert_nothing_written(out_dir)
 
