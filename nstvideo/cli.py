@@ -78,10 +78,21 @@ def _stylizer(style: str, size: int | None, output_size: int | None, strength: f
     )  # fmt: skip
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from nstvideo import __version__
+
+        print(f"nstvideo {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
 ) -> None:
     from rich.logging import RichHandler
 
@@ -415,13 +426,13 @@ def main(argv: list[str] | None = None) -> int:
     previous = entry.install() if threading.current_thread() is threading.main_thread() else {}
     entry.received.clear()
     try:
-        return _main(args, debug)
+        return _run_app(args, debug)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 
 
-def _main(args: list[str], debug: bool) -> int:
+def _run_app(args: list[str], debug: bool) -> int:
     try:
         rc = app(args=args, prog_name="nstvideo", standalone_mode=False)
         if entry.received:  # a job that stopped on its own handlers' flag returns; say why it stopped

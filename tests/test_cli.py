@@ -669,6 +669,14 @@ def test_debug_after_the_command_works_too(models_dir: Path, clips: Path, out_di
     assert "Traceback" in r.stderr and "No such option" not in r.stderr
 
 
+def test_version() -> None:
+    from nstvideo import __version__
+
+    r = cli("--version")
+    assert_ok(r)
+    assert r.stdout.strip() == f"nstvideo {__version__}"
+
+
 def test_no_command_shows_the_help_without_an_error_line() -> None:
     r = cli()
     assert r.returncode == 2
