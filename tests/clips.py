@@ -14,6 +14,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 #: BGR colours of the vertical bars drawn by pattern="patches": red, green, blue, mid grey.
@@ -272,12 +273,24 @@ def _write_sine(out: av.container.OutputContainer, stream: av.AudioStream, secon
     out.mux(stream.encode(None))
 
 
-def make_audio_only(path: str | Path, seconds: float = 1.0) -> Path:
-    """An audio-only file (AAC in .m4a/.mp4/.mkv, PCM in .wav)."""
+def make_audio_only(path: str | Path, seconds: float = 1.0, cover: bool = False) -> Path:
+    """An audio-only file (AAC in .m4a/.mp4/.mkv, PCM in .wav); `cover` adds album art, which FFmpeg shows as a
+    one-frame video stream marked attached_pic (stored first, as some taggers do)."""
     path = Path(path)
-    with av.open(str(path), "w") as out:
+    with av.open(str(path), "w", format="mp4" if path.suffix == ".m4a" else None) as out:
+        art = None
+        if cover:
+            art = out.add_stream("mjpeg")
+            art.width, art.height, art.pix_fmt = 64, 64, "yuvj420p"
+            art.disposition = av.stream.Disposition.attached_pic
         stream = out.add_stream("pcm_s16le" if path.suffix == ".wav" else "aac", rate=44100)
         stream.layout = "stereo"
+        if art is not None:
+            out.start_encoding()
+            ok, jpeg = cv2.imencode(".jpg", np.full((64, 64, 3), 200, np.uint8))
+            packet = av.Packet(jpeg.tobytes())
+            packet.stream, packet.pts, packet.dts = art, 0, 0
+            out.mux(packet)
         _write_sine(out, stream, seconds)
     return path
 

@@ -127,6 +127,20 @@ def test_audio_only_input_says_no_video_stream(tmp_path: Path) -> None:
     _expect_input_error(make_audio_only(tmp_path / "song.m4a"), "no video stream", "audio only")
 
 
+def test_a_cover_picture_is_not_a_video(tmp_path: Path) -> None:
+    # Album art is a one-frame "video" stream to FFmpeg; a song with a cover once became a one-frame video.
+    _expect_input_error(make_audio_only(tmp_path / "song.m4a", cover=True), "audio only, with a cover picture")
+
+
+@pytest.mark.parametrize("start", [2.0, 3.25])
+def test_start_in_mpeg_ts_lands_on_its_frame(tmp_path: Path, start: float) -> None:
+    # MPEG-TS seeks by timestamp and calls every packet a keyframe: with one keyframe in 4 s, a plain seek to
+    # --start decoded nothing until the next keyframe (here: none), so the cut came out short or "beyond the end".
+    clip = make_clip(tmp_path / "in.ts", frames=48, fps=12)
+    with FileSource(clip, start=start, duration=0.5) as src:
+        assert [read_index(f.image) for f in src.frames()] == [(round(start * 12) + i) % 28 for i in range(6)]
+
+
 def test_start_beyond_end(tmp_path: Path) -> None:
     clip = make_clip(tmp_path / "in.mp4", frames=12, fps=12)
     with pytest.raises(InputError, match="beyond the end"):
@@ -387,6 +401,9 @@ def test_audio_before_the_first_frame_is_kept(tmp_path: Path) -> None:
     src, dst = packets(clip, "audio"), packets(out, "audio")
     assert [bytes(p) for p in dst] == [bytes(p) for p in src]
     assert [p.pts for p in dst] == [p.pts for p in src]
+    # --start counts on the same timeline, as a player shows the file: 1.5 s is the video's 0.5 s
+    with FileSource(clip, start=1.5, duration=0.25) as cut:
+        assert [read_index(f.image) for f in cut.frames()] == [6, 7, 8]
 
 
 def test_metadata_and_languages_are_kept(tmp_path: Path) -> None:

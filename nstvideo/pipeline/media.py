@@ -90,6 +90,7 @@ _MATRIX_FOR_AVCOL_SPC = {
     10: _BT2020,
 }
 _AVCOL_RANGE_MPEG, _AVCOL_RANGE_JPEG = 1, 2
+_ATTACHED_PIC = 0x400  # AV_DISPOSITION_ATTACHED_PIC: a cover picture, stored as a one-frame video stream
 _AVCOL_BT709 = 1  # the same number for AVColorSpace, AVColorPrimaries and AVColorTransferCharacteristic
 
 
@@ -124,6 +125,7 @@ class VideoInfo:
     codec: str
     has_audio: bool
     origin: float = 0.0  # input time (s) that Frame.pts 0 stands for; sinks shift copied audio/subtitles by it
+    stream_index: int = 0  # the source's video stream (a cover picture can come before it)
 
 
 @dataclass
@@ -203,20 +205,28 @@ class FileSource:
 
     def _setup(self) -> None:
         container = self._container
-        if not container.streams.video:
+        videos = [v for v in container.streams.video if not int(v.disposition) & _ATTACHED_PIC]
+        if not videos:
             what = "audio only" if container.streams.audio else "no audio either"
+            if container.streams.video:
+                what += ", with a cover picture"
             raise InputError(
                 f"{self.path} has no video stream ({what})", "give a video file; audio-only files cannot be stylised"
             )
-        vs = container.streams.video[0]
+        vs = videos[0]  # not a cover picture, which some taggers store first
         vs.thread_type = "AUTO"
         self._stream = vs
         tb = vs.time_base or Fraction(1, 90000)
         self._tb = tb
-        # The file's zero (stream start_time) is only a claim: Matroska may report the earliest stream's start.
-        # Frames are selected in [start, start+duration) with half a frame of slack, then Frame.pts counts from
-        # the first selected frame (or the claimed zero, if that is earlier), so pts are never negative.
+        # The file's zero is where its earliest stream starts: audio may start before the first frame, and is
+        # kept (an AAC priming start below zero counts as zero, so the video is not moved for it); --start counts
+        # from there, as players show the file. Frames are selected in [start, start+duration) with half a frame
+        # of slack, then Frame.pts counts from the first selected frame (or the zero, if that is earlier), so pts
+        # are never negative.
         zero = vs.start_time if vs.start_time is not None else 0
+        for a in container.streams.audio:
+            if a.start_time is not None and a.time_base:
+                zero = min(zero, math.floor(Fraction(max(a.start_time, 0)) * a.time_base / tb))
         fps_guess = vs.average_rate or vs.guessed_rate
         self._step = int(round(1 / (fps_guess * tb))) if fps_guess else 1
         start_ticks = zero + int(round(Fraction(self.start) / tb))
@@ -225,13 +235,6 @@ class FileSource:
         if self.duration is not None:
             self._end = start_ticks + int(round(Fraction(self.duration) / tb)) - self._step // 2
         self._origin = start_ticks
-        if self.start == 0 and self.duration is None:
-            # A whole file keeps audio that starts before the first frame: the output's zero is the earliest
-            # stream start (an AAC priming start below zero counts as zero, so the video is not moved for it).
-            for a in container.streams.audio:
-                if a.start_time is not None and a.time_base:
-                    ticks = math.floor(Fraction(max(a.start_time, 0)) * a.time_base / tb)
-                    self._origin = min(self._origin, ticks)
         self._reformatter = VideoReformatter()
         declared = _declared_seconds(vs.metadata)
         self._declared_end = None if declared is None else int(round(Fraction(declared) / tb))
@@ -293,6 +296,7 @@ class FileSource:
             codec=vs.codec_context.name,
             has_audio=bool(container.streams.audio),
             origin=float(self._origin * tb),
+            stream_index=vs.index,
         )
 
     def _decode(self) -> Iterator[av.VideoFrame]:
@@ -300,29 +304,46 @@ class FileSource:
         vs = self._stream
         last_t = self.start  # seconds into the input, for error messages
         truncated = False
+        first_pts = vs.start_time or 0
+        floor = first_pts - int(round(1 / self._tb))  # MPEG-TS seeks to its very first pts can land seconds later
+        step = self._step
+        prev = None
         try:
-            if self._lower is not None:
-                self._container.seek(self._lower, stream=vs, backward=True, any_frame=False)
-            elif not self._probing:
-                self._container.seek(vs.start_time or 0, stream=vs, backward=True, any_frame=False)
-            step = self._step
-            prev = None
-            for packet in self._container.demux(vs):
-                if packet.size:
-                    # FFmpeg flags a packet corrupt when the file ended in the middle of reading it.
-                    truncated = packet.is_corrupt
-                for frame in packet.decode():
-                    pts = frame.pts
-                    if pts is None:
-                        pts = frame.dts if frame.dts is not None else (0 if prev is None else prev + step)
-                        frame.pts = pts
-                    prev = pts
-                    if self._lower is not None and pts < self._lower:
+            back = 0.0  # seconds to seek before the start, doubled while the seek lands after it
+            while True:
+                target = None if self._lower is None else max(self._lower - int(back / self._tb), floor)
+                if target is not None:
+                    self._container.seek(target, stream=vs, backward=True, any_frame=False)
+                elif not self._probing:
+                    self._container.seek(first_pts, stream=vs, backward=True, any_frame=False)
+                landed = False
+                for packet in self._container.demux(vs):
+                    if packet.size:
+                        # FFmpeg flags a packet corrupt when the file ended in the middle of reading it.
+                        truncated = packet.is_corrupt
+                    for frame in packet.decode():
+                        pts = frame.pts
+                        if pts is None:
+                            pts = frame.dts if frame.dts is not None else (0 if prev is None else prev + step)
+                            frame.pts = pts
+                        prev = pts
+                        if not landed and target is not None and target > floor and pts > self._lower:
+                            # MPEG-TS/PS seeks by timestamp and calls every packet a keyframe: the decoder then
+                            # skipped frames up to the next real keyframe, after the start. Seek earlier.
+                            break
+                        landed = True
+                        if self._lower is not None and pts < self._lower:
+                            continue
+                        if self._end is not None and pts >= self._end:
+                            return
+                        last_t = float((pts - first_pts) * self._tb)
+                        yield frame
+                    else:
                         continue
-                    if self._end is not None and pts >= self._end:
-                        return
-                    last_t = float((pts - (vs.start_time or 0)) * self._tb)
-                    yield frame
+                    break
+                if landed or target is None or target <= floor:
+                    break
+                back = max(1.0, back * 2)
         except (av.FFmpegError, OSError) as exc:
             raise self._decode_error(last_t, _av_message(exc)) from None
         if truncated:
@@ -644,13 +665,13 @@ class VideoFileSink:
             cc.options = {"crf": str(crf), "preset": preset}
         else:
             cc.options = {"preset": _NVENC_PRESET[preset], "rc": "vbr", "cq": str(crf), "b": "0"}
-        if self._src is not None and self._src.streams.video:
-            _copy_tags(dict(self._src.streams.video[0].metadata), vs.metadata, _SKIP_STREAM_TAGS)
+        if self._src is not None:
+            _copy_tags(dict(self._src.streams[self.info.stream_index].metadata), vs.metadata, _SKIP_STREAM_TAGS)
         self._video = vs
 
     def _add_passthrough_streams(self) -> None:
         src = self._src
-        vsrc = src.streams.video[0] if src.streams.video else None
+        vsrc = src.streams[self.info.stream_index]  # the one we encode; other video streams are dropped
         origin = self.info.origin
         supported = self._out.supported_codecs
         kept = {s.index for s in src.streams if s.type in ("audio", "subtitle")}
@@ -658,7 +679,7 @@ class VideoFileSink:
         dropped = 0
         for s in src.streams:
             if s.type not in ("audio", "subtitle"):
-                if s.type != "video" or s is not vsrc:
+                if s.index != vsrc.index:
                     dropped += 1
                 continue
             codec = s.codec_context.codec.canonical_name if s.codec_context is not None else "unknown"
