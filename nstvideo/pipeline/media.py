@@ -239,9 +239,9 @@ class FileSource:
         declared = _declared_seconds(vs.metadata)
         self._declared_end = None if declared is None else int(round(Fraction(declared) / tb))
 
-        total = None
+        total = None  # the video's end on the file's timeline (from `zero`)
         if vs.duration:
-            total = float(vs.duration * tb)
+            total = float((vs.duration + (vs.start_time or 0) - zero) * tb)
         elif declared is not None:
             total = declared
         elif container.duration:
