@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import threading
 import traceback
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -78,6 +79,16 @@ def _stylizer(style: str, size: int | None, output_size: int | None, strength: f
     )  # fmt: skip
 
 
+def _console() -> Any:
+    """Rich wraps at 80 columns when stdout is not a terminal (`| less`, a file), folding paths and names
+    mid-word; tables get room there unless COLUMNS says otherwise."""
+    from rich.console import Console
+
+    if sys.stdout.isatty() or "COLUMNS" in os.environ:
+        return Console()
+    return Console(width=160)
+
+
 def _show_version(value: bool) -> None:
     if value:
         from nstvideo import __version__
@@ -115,12 +126,11 @@ def styles(
     models_dir: ModelsDir = None,
 ) -> None:
     """List the installed styles, or everything a style's file says about itself (painting, licence, training)."""
-    from rich.console import Console
     from rich.table import Table
 
     from nstvideo.pipeline.models import PREFIX, bundled_dir, list_styles, resolve_style
 
-    console = Console()
+    console = _console()
     if name is not None:
         m = resolve_style(name, models_dir or ())
         table = Table(title=f"nstvideo style {m.name}", show_header=False)
@@ -415,7 +425,7 @@ def doctor(models_dir: ModelsDir = None) -> None:
     """Report what this machine can do (providers, GPUs, cameras, virtual camera, FFmpeg) and how to fix gaps."""
     from nstvideo.doctor import run_doctor
 
-    run_doctor(models_dir or ())
+    run_doctor(models_dir or (), _console())
 
 
 def main(argv: list[str] | None = None) -> int:

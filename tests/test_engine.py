@@ -111,6 +111,19 @@ def test_bad_frames_are_input_errors(tiny_model, bad, mention):
         Stylizer(tiny_model, device="cpu")(bad)
 
 
+def test_api_misuse_is_a_usage_error_not_a_python_error(tiny_model, frame):
+    s = Stylizer(tiny_model, device="cpu", size=32)
+    assert len(s.stylize_batch(np.stack([frame, frame]))) == 2  # an N x H x W x 3 array is a batch
+    with pytest.raises(InputError, match="None"):
+        list(s.stream([frame, None], batch_size=4))
+    with pytest.raises(UsageError, match="batch_size"):
+        list(s.stream([frame], batch_size=0))
+    for bad in ({"size": "128"}, {"size": 128.5}, {"strength": "0.5"}, {"smooth": "x"}, {"output_size": 1e3}):
+        with pytest.raises(UsageError):
+            Stylizer(tiny_model, device="cpu", **bad)
+    assert Stylizer(tiny_model, device="cpu", size=np.int64(48), strength=np.float32(0.5)).size == 48
+
+
 def test_explicit_cuda_without_gpu_is_an_error_not_a_cpu_run(tiny_model):
     import onnxruntime as ort
 

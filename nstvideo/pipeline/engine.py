@@ -38,9 +38,21 @@ def resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def check_strength(strength: float) -> float:
-    if not 0.0 <= strength <= 1.0:
-        raise UsageError(f"--strength must be between 0 and 1, got {strength}", "e.g. --strength 0.7")
+    if not post.is_number(strength) or not 0.0 <= strength <= 1.0:
+        raise UsageError(f"--strength must be between 0 and 1, got {strength!r}", "e.g. --strength 0.7")
     return float(strength)
+
+
+def _check_frame(f: object) -> np.ndarray:
+    """An HxWx3 uint8 BGR array, or an InputError saying what it is instead."""
+    if f is None:  # what cv2.imread returns for a missing or unreadable file
+        raise InputError("a frame is None (did cv2.imread fail to read the file?)", "check the image path")
+    if not isinstance(f, np.ndarray) or f.dtype != np.uint8 or f.ndim != 3 or f.shape[2] != 3:
+        what = f"{f.dtype} {f.shape}" if isinstance(f, np.ndarray) else type(f).__name__
+        raise InputError(f"frames must be HxWx3 uint8 BGR arrays, got {what}", "convert with OpenCV")
+    if f.size == 0:
+        raise InputError(f"a frame is empty ({f.shape})", "check where the frames come from")
+    return f
 
 
 class Stylizer:
@@ -65,10 +77,15 @@ class Stylizer:
         models_dirs: Sequence[str | Path] = (),
         threads: int = 0,
     ) -> None:
+        if isinstance(models_dirs, (str, Path)):  # one folder, not a sequence of characters
+            models_dirs = [models_dirs]
         self.model = style if isinstance(style, StyleModel) else resolve_style(style, models_dirs)
-        if size is not None and size != 0 and not MIN_SIDE <= size <= MAX_SIDE:
-            raise UsageError(f"--size must be 0 (native) or {MIN_SIDE}-{MAX_SIDE}, got {size}", "e.g. --size 512")
-        if output_size is not None and not MIN_SIDE <= output_size <= MAX_SIDE:
+        bad_size = size is not None and not post.is_number(size, integer=True)
+        if bad_size or size is not None and size != 0 and not MIN_SIDE <= size <= MAX_SIDE:
+            raise UsageError(f"--size must be 0 (native) or {MIN_SIDE}-{MAX_SIDE}, got {size!r}", "e.g. --size 512")
+        if output_size is not None and (
+            not post.is_number(output_size, integer=True) or not MIN_SIDE <= output_size <= MAX_SIDE
+        ):
             raise UsageError(
                 f"--output-size must be {MIN_SIDE}-{MAX_SIDE}, got {output_size}", "e.g. --output-size 720"
             )
@@ -99,16 +116,12 @@ class Stylizer:
 
     def stylize_batch(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Stylise same-sized frames in one model call (a GPU is faster on batches)."""
-        if not frames:
+        if isinstance(frames, np.ndarray) and frames.ndim == 4:  # an N x H x W x 3 batch
+            frames = list(frames)
+        if len(frames) == 0:
             return []
         for f in frames:
-            if f is None:  # what cv2.imread returns for a missing or unreadable file
-                raise InputError("a frame is None (did cv2.imread fail to read the file?)", "check the image path")
-            if not isinstance(f, np.ndarray) or f.dtype != np.uint8 or f.ndim != 3 or f.shape[2] != 3:
-                what = f"{f.dtype} {f.shape}" if isinstance(f, np.ndarray) else type(f).__name__
-                raise InputError(f"frames must be HxWx3 uint8 BGR arrays, got {what}", "convert with OpenCV")
-            if f.size == 0:
-                raise InputError(f"a frame is empty ({f.shape})", "check where the frames come from")
+            _check_frame(f)
         h, w = frames[0].shape[:2]
         for f in frames:
             if f.shape[:2] != (h, w):
@@ -140,8 +153,11 @@ class Stylizer:
 
     def stream(self, frames: Iterable[np.ndarray], batch_size: int = 1) -> Iterator[np.ndarray]:
         """Lazily stylise an iterable of frames, `batch_size` at a time."""
+        if not post.is_number(batch_size, integer=True) or batch_size < 1:
+            raise UsageError(f"batch_size must be a whole number, 1 or more, got {batch_size!r}", "e.g. 4 on a GPU")
         batch: list[np.ndarray] = []
         for f in frames:
+            _check_frame(f)
             if batch and f.shape != batch[0].shape:
                 yield from self.stylize_batch(batch)
                 batch = []

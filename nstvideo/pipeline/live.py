@@ -159,7 +159,7 @@ class Recording:
         self.path = path
         self._sink = VideoFileSink(
             path, info, width=width, height=height, encoder="auto", crf=RECORD_CRF, preset=RECORD_PRESET,
-            log=log.info,
+            b_frames=False, log=log.info,
         )  # fmt: skip
         self._t0: float | None = None
         self.saved = False

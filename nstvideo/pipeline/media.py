@@ -587,9 +587,11 @@ class VideoFileSink:
         encoder: str = "auto",
         crf: int = 18,
         preset: str = "medium",
+        b_frames: bool = True,
         log: Callable[[str], None] = print,
     ) -> None:
         self.path = Path(path)
+        self._b_frames = b_frames
         self.info = info
         self.width, self.height = int(width), int(height)
         self.log = log
@@ -661,6 +663,8 @@ class VideoFileSink:
         cc.color_trc = _AVCOL_BT709
         cc.color_range = _AVCOL_RANGE_MPEG
         cc.thread_count = 0
+        if not self._b_frames:  # live recordings: irregular timestamps and reordering left mp4 durations short
+            cc.max_b_frames = 0
         if self.encoder == "libx264":
             cc.options = {"crf": str(crf), "preset": preset}
         else:

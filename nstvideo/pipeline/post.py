@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import cv2
 import numpy as np
 
@@ -104,8 +106,14 @@ class TemporalSmoother:
         return result
 
 
+def is_number(value: object, integer: bool = False) -> bool:
+    """A real number (a whole one where `integer`), not a bool or a string: API callers get a UsageError."""
+    kind = numbers.Integral if integer else numbers.Real
+    return isinstance(value, kind) and not isinstance(value, bool)
+
+
 def check_smooth(weight: float) -> float:
-    if not 0.0 <= weight <= MAX_SMOOTH:
+    if not is_number(weight) or not 0.0 <= weight <= MAX_SMOOTH:
         raise UsageError(f"--smooth must be between 0 and {MAX_SMOOTH}, got {weight}", "e.g. --smooth 0.5; 0: off")
     return float(weight)
 
