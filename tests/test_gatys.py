@@ -90,7 +90,7 @@ def test_coarse_to_fine_schedule():
     assert level_iterations(200, 4) == [151, 38, 9, 2]
     assert level_iterations(200, 4, LEVEL_RATIO["cuda"]) == [107, 53, 27, 13]
     # exactly what was asked, whatever the rounding (the progress bar counts to --iterations)
-    assert all(sum(level_iterations(n, k)) == n for n in range(4, 60) for k in range(1, 5))
+    assert all(sum(level_iterations(n, k, r)) == n for n in range(6, 60) for k in range(1, 7) for r in (2.0, 4.0))
 
 
 def test_video_frame_pick(assets):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from fractions import Fraction
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 from av.video.reformatter import Colorspace
 
-from nstvideo.errors import DeviceUnavailableError, InputError, NstError, ProcessingError, UsageError
+from nstvideo.errors import DeviceUnavailableError, InputError, Interrupted, NstError, ProcessingError, UsageError
 from nstvideo.pipeline.media import FileSource, Frame, VideoFileSink, VideoInfo, available_h264_encoders
 from tests.clips import (
     PATCH_COLOURS_BGR,
@@ -466,6 +467,26 @@ def test_abort_leaves_nothing(tmp_path: Path) -> None:
         for f in frames:
             sink.send(f)
     assert [p.name for p in out_dir.iterdir()] == ["o.mov"]
+
+
+def test_a_stop_while_finishing_leaves_nothing(tmp_path: Path) -> None:
+    # Ctrl-C while the encoder flushes (the last second or two of a run) once let the output be written anyway.
+    clip, info, frames = _source_frames(tmp_path)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+
+    def stopped() -> None:
+        raise Interrupted(signal.SIGINT)
+
+    with (
+        pytest.raises(Interrupted),
+        VideoFileSink(
+            out_dir / "o.mp4", info, width=64, height=48, source=clip, preset="ultrafast", stop_check=stopped
+        ) as sink,
+    ):
+        for f in frames:
+            sink.send(f)
+    assert list(out_dir.iterdir()) == []
 
 
 def test_write_failure_is_processing_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

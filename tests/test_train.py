@@ -212,6 +212,8 @@ def test_export_refuses_non_finite_weights(data, tmp_path):
     with pytest.raises(InputError, match="non-finite weights"):
         export_checkpoint(tmp_path / "nan.ckpt", tmp_path / "nan.onnx")
     assert not (tmp_path / "nan.onnx").exists()
+    with pytest.raises(UsageError, match="--recommended-size"):
+        export_checkpoint(ckpt, tmp_path / "small.onnx", recommended_size=-3)
 
 
 def test_resume_refuses_another_architecture(data, tmp_path):

@@ -91,7 +91,11 @@ def level_iterations(total: int, count: int, ratio: float = 4.0) -> list[int]:
     upsampled solution."""
     weights = [ratio ** (count - 1 - i) for i in range(count)]
     its = [max(1, round(total * w / sum(weights))) for w in weights]
-    its[0] = max(1, its[0] + total - sum(its))  # rounding and the one-each floor: the coarsest level evens it out
+    # Rounding and the one-each floor can miss the total: the coarsest level takes up a shortfall, the largest
+    # levels give up an excess.
+    its[0] += max(0, total - sum(its))
+    while sum(its) > max(total, count):
+        its[its.index(max(its))] -= 1
     return its
 
 

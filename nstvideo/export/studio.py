@@ -17,6 +17,7 @@ from nstvideo.export.train import (
     STYLE_INFO,
     TrainConfig,
     Trainer,
+    check_recommended_size,
     kept_style_info,
     load_checkpoint,
     recipe,
@@ -80,6 +81,7 @@ def export_checkpoint(
     overwrite: bool = False,
 ) -> Path:
     """Checkpoint -> verified ONNX with metadata: what is given here, else what `nstvideo train` was told."""
+    check_recommended_size(recommended_size)
     if name is not None and not NAME.fullmatch(name):
         raise UsageError(f"--name {name!r} cannot name a style", "use letters, digits, '-', '_' or '.'")
     state = load_checkpoint(Path(checkpoint))

@@ -47,6 +47,12 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 DEVICES = ("auto", "cpu", "cuda")
 
 
+def check_recommended_size(size: int | None) -> None:
+    """The short side a style is run at by default: it must be one the runtime accepts."""
+    if size is not None and not 16 <= size <= 4320:
+        raise UsageError(f"--recommended-size must be 16..4320, got {size}", "the short side it looks best at")
+
+
 @dataclass
 class TrainConfig:
     style_image: Path
@@ -85,9 +91,7 @@ class TrainConfig:
             raise UsageError(f"unknown --device {self.device!r}", f"choose one of: {', '.join(DEVICES)}")
         if self.workers < 0:
             raise UsageError(f"--workers must be 0 or more, got {self.workers}", "0 loads data in the training process")
-        size = self.style_info.get("recommended_size")
-        if size is not None and not 16 <= size <= 4320:
-            raise UsageError(f"--recommended-size must be 16..4320, got {size}", "the short side it looks best at")
+        check_recommended_size(self.style_info.get("recommended_size"))
         if self.arch not in ARCHS:
             raise UsageError(f"unknown --arch {self.arch!r}", f"choose one of: {', '.join(ARCHS)}")
         for name in ("iterations", "batch_size", "image_size", "checkpoint_every", "preview_every"):
@@ -195,7 +199,7 @@ class StepBatches(Dataset):
             except InputError as exc:
                 if path not in self.skipped:
                     self.skipped.add(path)
-                    log.warning("warning: skipped %s", exc.message)
+                    log.warning("warning: skipping it: %s", exc.message)
         raise ProcessingError("none of the training photos can be read", "check the --data folder")
 
     def _crop(self, j: int, rng: np.random.Generator) -> torch.Tensor:

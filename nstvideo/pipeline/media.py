@@ -589,9 +589,11 @@ class VideoFileSink:
         preset: str = "medium",
         b_frames: bool = True,
         log: Callable[[str], None] = print,
+        stop_check: Callable[[], None] | None = None,
     ) -> None:
         self.path = Path(path)
         self._b_frames = b_frames
+        self._stop_check = stop_check  # raises if a stop was asked for: checked before the output is put in place
         self.info = info
         self.width, self.height = int(width), int(height)
         self.log = log
@@ -834,6 +836,8 @@ class VideoFileSink:
                         self._out.mux(p.out.encode(None))
                 self._out.close()
                 self._out = None
+                if self._stop_check is not None:  # a Ctrl-C while the encoder flushed must not be ignored
+                    self._stop_check()
                 os.replace(self._tmp, self.path)
             except (av.FFmpegError, OSError) as exc:
                 raise ProcessingError(f"cannot finish writing {self.path}: {_av_message(exc)}", _hint(exc)) from None

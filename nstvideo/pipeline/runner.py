@@ -280,7 +280,7 @@ def stylize_file(
             interruptible() as stop,
             VideoFileSink(
                 out, info, width=width, height=height, source=inp, start=start, duration=duration,
-                encoder=encoder, crf=crf, preset=preset, log=log.info,
+                encoder=encoder, crf=crf, preset=preset, log=log.info, stop_check=stop.check,
             ) as sink,
         ):  # fmt: skip
             try:
@@ -343,6 +343,7 @@ def stylize_images(inp: str, out: str, stylizer: Any, *, overwrite: bool = False
         _stylize_image(*targets[0], stylizer)
         log.info("wrote %s", dst)
         return 1
+    created = not dst.exists()
     dst.mkdir(exist_ok=True)
     failed: list[str] = []
     written = 0
@@ -364,12 +365,16 @@ def stylize_images(inp: str, out: str, stylizer: Any, *, overwrite: bool = False
         finally:
             progress.close()
     log.info("wrote %d images to %s", written, dst)
+    if failed and not written and created:
+        dst.rmdir()
     if failed:
         raise ProcessingError(
             f"{len(failed)} of {len(targets)} images could not be read ({failed[0]}"
             + (f", and {len(failed) - 1} more" if len(failed) > 1 else "")
             + ")",
-            f"the other {written} were written; fix or remove those files and run again with --overwrite",
+            f"the other {written} were written; fix or remove those files and run again with --overwrite"
+            if written
+            else "check that the folder holds pictures (jpg, png, webp, bmp) that open elsewhere",
         )
     return written
 
