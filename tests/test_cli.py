@@ -382,6 +382,13 @@ def test_unknown_style_suggests_close_names(models_dir: Path, clips: Path, out_d
     assert_nothing_written(out_dir)
 
 
+def test_a_well_known_style_we_do_not_ship_says_why_and_what_to_do(clips: Path, out_dir: Path) -> None:
+    r = cli("image", clips / "photo.jpg", out_dir / "o.png", "--style", "udnie")
+    _, hint = assert_error(r, 2, "udnie", "not bundled")
+    assert "nstvideo train" in hint and "keyframe" in hint
+    assert_nothing_written(out_dir)
+
+
 def test_a_broken_style_named_on_the_command_line_says_why(clips: Path, tmp_path: Path, out_dir: Path) -> None:
     folder = tmp_path / "styles"
     folder.mkdir()

@@ -135,6 +135,13 @@ def list_styles(models_dirs: Sequence[str | Path] = (), errors: list[str] | None
     return sorted(found.values(), key=lambda m: m.name)
 
 
+#: Styles people ask for by name (other tools ship them) that we trained but do not ship, and why.
+NOT_BUNDLED = {
+    "udnie": "its nets missed our quality bar (Gram ratio 0.545 at best, bar 0.5)",
+    "great-wave": "its net of today's recipe missed our quality bar (0.530, bar 0.5)",
+}
+
+
 def resolve_style(style: str | Path, models_dirs: Sequence[str | Path] = ()) -> StyleModel:
     """A style name or a path to an .onnx file -> StyleModel, or an error naming the closest styles."""
     text = str(style)
@@ -162,6 +169,12 @@ def resolve_style(style: str | Path, models_dirs: Sequence[str | Path] = ()) -> 
         raise StyleNotFoundError(
             f"unknown style '{text}': no styles are installed",
             "reinstall nstvideo to get the bundled styles, train one (`nstvideo train`), or pass --style PATH.onnx",
+        )
+    if text.lower() in NOT_BUNDLED:
+        raise StyleNotFoundError(
+            f"style '{text}' is not bundled: {NOT_BUNDLED[text.lower()]} (trained_models/MODEL_CARD.md)",
+            f"train it: nstvideo train --style-image PAINTING.jpg --name {text.lower()} --data PHOTOS/; or one frame "
+            f"at a time: nstvideo keyframe IN OUT --style-image PAINTING.jpg; bundled: {', '.join(names)}",
         )
     close = difflib.get_close_matches(text, names, n=3, cutoff=0.4)
     suggestion = f"did you mean {', '.join(close)}? " if close else ""
