@@ -100,6 +100,8 @@ def test_video_frame_pick(assets):
     assert read_index(img) == 6
     img, _ = pick_frame(assets["clip"], None, None)  # the middle
     assert read_index(img) == 6
+    img, _ = pick_frame(assets["clip"], 0.99, None)  # inside the last frame's time (1 s at 12 fps)
+    assert read_index(img) == 11
     with pytest.raises(InputError, match="beyond the end"):
         pick_frame(assets["clip"], 5.0, None)
     with pytest.raises(InputError, match="beyond the end"):

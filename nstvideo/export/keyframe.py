@@ -52,6 +52,8 @@ def pick_frame(path: Path, at: float | None, index: int | None) -> tuple[np.ndar
     if at is not None:
         if info.duration is not None and at >= info.duration:
             raise InputError(f"--at {at:g} is beyond the end of {path} ({length})", "pick an earlier time")
+        if info.duration is not None and info.fps:  # inside the last frame's time: that frame
+            at = min(at, max(info.duration - 1 / float(info.fps), 0.0))
         try:
             with FileSource(path, start=at) as src:
                 return next(iter(src.frames())).image, f"the frame at {at:.3f} s"
