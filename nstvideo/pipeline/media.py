@@ -500,15 +500,18 @@ def _pick_encoder(encoder: str) -> str:
     return encoder
 
 
-def _first_packets(source: str | Path, indices: set[int], limit: int = 2000) -> dict[int, Any]:
-    """The first non-empty packet of each of these streams, from a second demuxer (the first `limit` packets)."""
+def _first_packets(source: str | Path, indices: set[int], limit: int = 2000, max_bytes: int = 32 << 20) -> dict:
+    """The first non-empty packet of each of these streams, from a second demuxer; it gives up after `limit`
+    packets or `max_bytes` read (a stream with no packets must not make it read a whole 4K film)."""
     found: dict[int, Any] = {}
+    read = 0
     with contextlib.suppress(av.FFmpegError, OSError), av.open(str(source), "r") as src:
-        streams = [s for s in src.streams if s.index in indices]
-        for n, packet in enumerate(src.demux(*streams)):
-            if packet.size and packet.stream.index not in found:
-                found[packet.stream.index] = packet
-            if len(found) == len(indices) or n >= limit:
+        for n, packet in enumerate(src.demux()):  # every stream, so the byte count is what was read
+            read += packet.size
+            index = packet.stream.index
+            if packet.size and index in indices and index not in found:
+                found[index] = packet
+            if len(found) == len(indices) or n >= limit or read >= max_bytes:
                 break
     return found
 
