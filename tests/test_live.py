@@ -310,6 +310,17 @@ def test_bad_live_options_are_refused(models_dir: Path, clip: Path, args: list[s
     assert_error(webcam(models_dir, "--no-window", *camera, *args), 2, mention)
 
 
+def test_a_full_net_on_the_cpu_points_to_the_lite_one() -> None:
+    from nstvideo.pipeline.live import _cpu_speed_hint
+    from nstvideo.pipeline.models import resolve_style
+
+    full, lite = resolve_style("mosaic"), resolve_style("mosaic-lite")
+    names = ["mosaic", "mosaic-lite", "candy"]
+    assert "--style mosaic-lite" in _cpu_speed_hint(full, "cpu", names)
+    assert "lite style or a smaller --size" in _cpu_speed_hint(resolve_style("candy"), "cpu", names)
+    assert _cpu_speed_hint(lite, "cpu", names) == "" and _cpu_speed_hint(full, "cuda", names) == ""
+
+
 def test_recording_never_replaces_the_camera_file(models_dir: Path, clip: Path, tmp_path: Path) -> None:
     camera = tmp_path / "cam.mp4"
     shutil.copy(clip, camera)

@@ -382,6 +382,15 @@ class LiveInterrupted(Interrupted):
         super().__init__(signum, f"saved {', '.join(map(str, saved))}" if saved else "")
 
 
+def _cpu_speed_hint(model: Any, provider: str, names: Sequence[str]) -> str:
+    """A full-size net on the CPU runs a camera at 5-8 fps on 2 cores (bench/RESULTS.md): say what is faster."""
+    if provider != "cpu" or model.architecture.startswith("lite"):
+        return ""
+    lite = f"{model.name}-lite"
+    better = f"--style {lite} (built for CPUs, ~3x faster)" if lite in names else "a lite style or a smaller --size"
+    return f"note: full-size nets are slow on a CPU (a few fps); for a fluid camera use {better}"
+
+
 def _check_options(opts: LiveOptions) -> None:
     """Refuse bad values before a camera or model is touched."""
     from nstvideo.pipeline.media import check_encode_options
@@ -466,6 +475,8 @@ def _setup_and_run(opts: LiveOptions, stop: StopFlag, stack: contextlib.ExitStac
         first = bank.get(index)
         log.info("style %s on %s, processing short side %s", first.model.name, first.provider,
                  f"{first.size} px" if first.size else "native")  # fmt: skip
+        if hint := _cpu_speed_hint(first.model, first.provider, [m.name for m in models]):
+            log.info(hint)
         recorder = add_recording(Path(opts.record)) if opts.record is not None else None
         if recorder is not None:
             log.info("recording to %s", opts.record)
