@@ -84,6 +84,25 @@ def interrupt(cmd: list[str], signum: int, code: int, before: Callable[[subproce
     return stderr
 
 
+def handlers_installed(proc: subprocess.Popen) -> None:
+    """Wait until the CLI catches SIGTERM (nstvideo.entry's first act), so a signal sent now is ours to handle
+    however slowly Python starts on a loaded machine; Python itself dies of a signal before that."""
+    status = Path(f"/proc/{proc.pid}/status")
+    if not status.exists():  # not Linux: a fixed wait
+        time.sleep(0.3)
+        return
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            lines = status.read_text().splitlines()
+        except OSError:  # it has just ended
+            return
+        caught = next((line for line in lines if line.startswith("SigCgt:")), "0 0")
+        if int(caught.split()[1], 16) >> (signal.SIGTERM - 1) & 1:
+            return
+        time.sleep(0.005)
+
+
 def assert_nothing_written(folder: Path, *expected: str) -> None:
     """`folder` holds exactly the files the test put there: no output, no partial temp file."""
     assert sorted(p.name for p in folder.iterdir()) == sorted(expected)
@@ -695,7 +714,7 @@ def test_no_command_shows_the_help_without_an_error_line() -> None:
 def test_signal_while_starting_is_one_line(clips: Path, out_dir: Path, signum: int, code: int) -> None:
     # While Python imports the CLI, numpy, onnxruntime, or loads the model: no traceback, the signal's code.
     cmd = [sys.executable, "-m", "nstvideo", "image", str(clips / "photo.jpg"), str(out_dir / "o.png")]
-    stderr = interrupt(cmd, signum, code, lambda _proc: time.sleep(0.1))
+    stderr = interrupt(cmd, signum, code, handlers_installed)
     assert f"error: interrupted by {signal.Signals(signum).name}" in stderr
     assert_nothing_written(out_dir)
 
