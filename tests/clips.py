@@ -161,6 +161,7 @@ def make_clip(
     subtitles: bool = False,
     faststart: bool = False,
     video_start: float = 0.0,
+    sar: Fraction | None = None,
 ) -> Path:
     """Write a small test clip and return its path.
 
@@ -170,7 +171,7 @@ def make_clip(
     stream; None leaves it untagged and uses what players assume (BT.601 below 720 lines, BT.709 from 720).
     `color_range` "pc" writes full range. `audio` True (or a codec name) adds a 440 Hz sine track.
     `subtitles` (mkv only) adds a SubRip track with two cues. `video_start` (seconds) delays the first frame
-    while the audio still starts at 0.
+    while the audio still starts at 0. `sar` stores non-square pixels: `width` is then the stored width.
     """
     path = Path(path)
     matrix = colorspace or ("bt601" if height < 720 else "bt709")
@@ -191,6 +192,8 @@ def make_clip(
         vs.time_base = tb
         if codec == "libx264":
             vs.codec_context.options = {"preset": "ultrafast", "crf": "10"}
+        if sar is not None:
+            vs.codec_context.sample_aspect_ratio = sar
         if colorspace:
             vs.codec_context.colorspace = _AVCOL_SPC[colorspace]
             vs.codec_context.color_primaries = _AVCOL_PRI[colorspace]

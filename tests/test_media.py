@@ -12,7 +12,14 @@ import pytest
 from av.video.reformatter import Colorspace
 
 from nstvideo.errors import DeviceUnavailableError, InputError, Interrupted, NstError, ProcessingError, UsageError
-from nstvideo.pipeline.media import FileSource, Frame, VideoFileSink, VideoInfo, available_h264_encoders
+from nstvideo.pipeline.media import (
+    FileSource,
+    Frame,
+    VideoFileSink,
+    VideoInfo,
+    available_h264_encoders,
+    check_encode_options,
+)
 from tests.clips import (
     PATCH_COLOURS_BGR,
     VFR_STEPS_MS,
@@ -266,6 +273,38 @@ def test_colours_survive_a_round_trip_without_drift(tmp_path: Path) -> None:
         before, after = (next(iter(s.frames())).image.astype(float) for s in (a, b))
     assert abs((after - before).mean()) < 0.3
     assert np.abs(after - before).mean() < 1.5
+
+
+def test_non_square_pixels_become_square(tmp_path: Path) -> None:
+    # 720x576 stored, shown 16:9: as stored pixels it would be encoded (and stylised) squeezed to 5:4.
+    clip = make_clip(tmp_path / "in.mp4", width=90, height=72, frames=2, sar=Fraction(64, 45))
+    out = tmp_path / "out.mp4"
+    with FileSource(clip) as src:
+        assert (src.info.width, src.info.height) == (128, 72)
+        assert src.notes == ["note: non-square pixels (64:45); resampled 90x72 to 128x72"]
+        assert next(iter(src.frames())).image.shape == (72, 128, 3)
+    transcode(clip, out)
+    with av.open(str(out)) as c:
+        vs = c.streams.video[0]
+        assert (vs.width, vs.height) == (128, 72) and vs.sample_aspect_ratio in (None, 1)
+
+
+def test_keyframes_every_two_seconds(tmp_path: Path) -> None:
+    # x264 alone puts up to 250 frames between keyframes: seeking an output in an editor crawled.
+    clip = make_clip(tmp_path / "in.mp4", frames=60, fps=12)  # 5 s
+    out = tmp_path / "out.mp4"
+    transcode(clip, out)
+    with av.open(str(out)) as c:
+        vs = c.streams.video[0]
+        keys = [round(float(p.pts * vs.time_base), 3) for p in c.demux(vs) if p.size and p.is_keyframe]
+    assert keys == [0.0, 2.0, 4.0]
+
+
+def test_lossless_means_libx264() -> None:
+    # NVENC reads cq 0 as "automatic": --crf 0 picks x264 under auto and is refused for NVENC.
+    assert check_encode_options("o.mp4", "auto", 0, "medium") == "libx264"
+    with pytest.raises(UsageError, match="lossless"):
+        check_encode_options("o.mp4", "h264_nvenc", 0, "medium")
 
 
 # -- timestamps ----------------------------------------------------------------------------------------------------

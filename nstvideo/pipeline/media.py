@@ -172,6 +172,7 @@ class FileSource:
 
     def __init__(self, path: str | Path, start: float = 0.0, duration: float | None = None) -> None:
         self.path = path
+        self.notes: list[str] = []  # what a user should know about how the input is read (the job logs them)
         self.start = float(start)
         self.duration = None if duration is None else float(duration)
         if not math.isfinite(self.start):
@@ -283,6 +284,17 @@ class FileSource:
         self._origin = min(self._origin, first_frame.pts)
         self._rotation = _clockwise_rotation(first_frame.rotation or 0)
         w, h = first_frame.width, first_frame.height
+        # Non-square pixels (anamorphic DVD/broadcast video) are resampled to square ones: the net, the encoder
+        # and every player then agree on the shape (the pixels as stored would show a 16:9 picture at 5:4).
+        sar = vs.sample_aspect_ratio or vs.codec_context.sample_aspect_ratio
+        self._square: tuple[int, int] | None = None
+        if sar and sar != 1 and sar > 0:
+            self._square = (max(2, 2 * round(w * sar / 2)), h)
+            self.notes.append(
+                f"note: non-square pixels ({sar.numerator}:{sar.denominator}); resampled {w}x{h} to "
+                f"{self._square[0]}x{self._square[1]}"
+            )
+            w, h = self._square
         if self._rotation in (90, 270):
             w, h = h, w
         self.info = VideoInfo(
@@ -388,6 +400,9 @@ class FileSource:
                 interpolation=_DECODE_SWS,
             )
         image = out.to_ndarray()
+        if self._square is not None:
+            interp = cv2.INTER_AREA if self._square[0] < image.shape[1] else cv2.INTER_CUBIC
+            image = cv2.resize(image, self._square, interpolation=interp)
         if self._rotation:
             image = np.rot90(image, k=-(self._rotation // 90))  # np.rot90 turns counter-clockwise for k > 0
         return np.ascontiguousarray(image)
@@ -476,6 +491,11 @@ def check_encode_options(path: str | Path, encoder: str, crf: int, preset: str) 
         raise UsageError(f"crf {crf} is out of range", "give --crf between 0 (lossless) and 51 (worst)")
     if preset not in X264_PRESETS:
         raise UsageError(f"unknown preset {preset!r}", f"choose one of: {', '.join(X264_PRESETS)}")
+    if int(crf) == 0:  # NVENC's cq 0 means "choose for me", not lossless: only x264 keeps the promise
+        if encoder == "h264_nvenc":
+            raise UsageError("--crf 0 (lossless) needs libx264; NVENC reads 0 as automatic", "use --encoder libx264")
+        if encoder == "auto":
+            encoder = "libx264"
     return _pick_encoder(encoder)
 
 
@@ -604,6 +624,7 @@ class VideoFileSink:
         if self.width <= 0 or self.height <= 0:
             raise UsageError(f"invalid output size {width}x{height}", "width and height must be positive")
         self.encoder = check_encode_options(self.path, encoder, crf, preset)
+        log(f"encoding H.264 with {self.encoder} (crf {crf}, preset {preset})")
         self._pad_w, self._pad_h = self.width + self.width % 2, self.height + self.height % 2
         if (self._pad_w, self._pad_h) != (self.width, self.height):
             log(f"note: padded {self.width}x{self.height} to {self._pad_w}x{self._pad_h} for yuv420p")
@@ -668,6 +689,9 @@ class VideoFileSink:
         cc.color_trc = _AVCOL_BT709
         cc.color_range = _AVCOL_RANGE_MPEG
         cc.thread_count = 0
+        cc.thread_type = "FRAME"  # x264's frame threads: faster and smaller than the slices PyAV asks for by default
+        if fps:  # a keyframe every 2 s (x264's default is up to 250 frames): editors and players seek quickly
+            cc.gop_size = max(1, round(2 * float(fps)))
         if not self._b_frames:  # live recordings: irregular timestamps and reordering left mp4 durations short
             cc.max_b_frames = 0
         if self.encoder == "libx264":

@@ -271,6 +271,8 @@ def stylize_file(
             inp, info.width, info.height, f"{float(info.fps):.3g}" if info.fps else "?",
             info.frame_count or "?", out, width, height, stylizer.model.name, stylizer.provider,
         )  # fmt: skip
+        for note in source.notes:
+            log.info(note)
         stylizer.reset()  # a fresh sequence
         process = lambda batch: [  # noqa: E731
             Frame(img, f.pts) for f, img in zip(batch, stylizer.stylize_batch([f.image for f in batch]), strict=True)
