@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -167,7 +168,8 @@ def styles(
         table.add_column(col, overflow="fold", no_wrap=col == "name")
     for m in found:
         where = "bundled" if m.bundled else str(m.path)
-        licence = m.licence.split(";")[0].split(" (")[0]  # the gist; `styles NAME` has the whole note
+        # the gist, without its parentheses (`styles NAME` has the whole note)
+        licence = re.sub(r"\s*\([^)]*\)", "", m.licence.split(";")[0])
         row = [m.name, m.title, m.artist, m.architecture, str(m.recommended_size), licence, where]
         table.add_row(*row[: len(columns)])
     console.print(table)
@@ -425,7 +427,7 @@ def doctor(models_dir: ModelsDir = None) -> None:
     """Report what this machine can do (providers, GPUs, cameras, virtual camera, FFmpeg) and how to fix gaps."""
     from nstvideo.doctor import run_doctor
 
-    run_doctor(models_dir or (), _console())
+    run_doctor(models_dir or ())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,7 +23,6 @@ from rich.text import Text
 log = logging.getLogger("nstvideo")
 
 OK, NO, WARN, UNKNOWN = Text("yes", "green"), Text("no", "red"), Text("unknown", "yellow"), Text("?", "yellow")
-CUDA_HINT = 'pip install "nstvideo[gpu]" (onnxruntime-gpu) on a machine with an NVIDIA driver'
 
 
 # -- a tiny ONNX model, encoded by hand so the runtime needs no `onnx` package -------------------------------------
@@ -154,7 +153,7 @@ def _ffmpeg_version() -> str:
 def _providers() -> Table:
     import numpy as np
 
-    from nstvideo.pipeline.session import AUTO_ORDER, SHORT, create_session, ort_module
+    from nstvideo.pipeline.session import AUTO_ORDER, GPU_INSTALL, SHORT, create_session, ort_module
 
     t = _table("Execution providers (tested with a built-in 2-node model)", "provider", "in this build",
                "usable", "notes / what to do")  # fmt: skip
@@ -164,9 +163,14 @@ def _providers() -> Table:
         t.add_row("onnxruntime", NO, NO, getattr(exc, "hint", str(exc)))
         return t
     available = ort.get_available_providers()
+    gpu_build = "CUDAExecutionProvider" in available
     fixes = {
-        "tensorrt": "install TensorRT 10 for the CUDA of this onnxruntime-gpu, on the library path",
-        "cuda": f"{CUDA_HINT} (it brings CUDA and cuDNN from PyPI)",
+        "tensorrt": "install TensorRT 10 for the CUDA of this onnxruntime-gpu, on the library path"
+        if gpu_build
+        else f"{GPU_INSTALL}, then TensorRT 10",
+        "cuda": "see the note: a driver or a library is missing"
+        if gpu_build
+        else f"{GPU_INSTALL}: it brings CUDA and cuDNN from PyPI",
         "directml": "Windows only: pip install onnxruntime-directml",
         "coreml": "macOS only: the PyPI onnxruntime includes it",
         "cpu": "reinstall onnxruntime",

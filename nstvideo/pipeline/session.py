@@ -49,6 +49,10 @@ def trt_profile_problem(batch: int, height: int, width: int) -> str:
     )
 
 
+#: From the CPU build to the GPU one: both provide the `onnxruntime` module, so they cannot be installed together.
+GPU_INSTALL = 'pip uninstall onnxruntime && pip install "nstvideo[gpu]" (on a machine with an NVIDIA driver)'
+
+
 def ort_module() -> ModuleType:
     """onnxruntime, or an error saying which extra installs it."""
     try:
@@ -231,9 +235,14 @@ def create_session(path: str | Path, device: str = "auto", threads: int = 0):  #
         log.info("running on %s (%s)", SHORT[active], active)
         return sess, info
     if device != "auto":
+        gpu_build = "CUDAExecutionProvider" in ort.get_available_providers()
         hint = {
-            "cuda": 'pip install "nstvideo[gpu]" on a machine with an NVIDIA driver, or use --device cpu',
-            "tensorrt": "install TensorRT and onnxruntime-gpu, or use --device cuda / auto",
+            "cuda": "the reason is above (nstvideo doctor shows more), or use --device cpu"
+            if gpu_build
+            else f"{GPU_INSTALL}, or use --device cpu",
+            "tensorrt": "install TensorRT 10 on the library path, or use --device cuda / auto"
+            if gpu_build
+            else f"{GPU_INSTALL} and TensorRT 10, or use --device auto",
         }.get(device, "use --device auto")
         raise DeviceUnavailableError(f"--device {device} is not available: {'; '.join(skipped)}", hint)
     raise DeviceUnavailableError(f"no usable execution provider: {'; '.join(skipped)}", "reinstall onnxruntime")

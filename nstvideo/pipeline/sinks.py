@@ -218,7 +218,7 @@ def virtual_camera_hint() -> str:
     if sys.platform.startswith("linux"):
         return (
             "load v4l2loopback: sudo modprobe v4l2loopback devices=1 exclusive_caps=1 "
-            "(package v4l2loopback-dkms on Debian/Ubuntu, v4l2loopback on Fedora/Arch)"
+            "(package v4l2loopback-dkms on Debian/Ubuntu/Arch, akmod-v4l2loopback from RPM Fusion on Fedora)"
         )
     return "install OBS Studio 26 or newer (macOS 13+: OBS 30+) and start its virtual camera once, then stop it"
 
