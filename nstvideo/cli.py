@@ -250,9 +250,10 @@ def file(
             f"train it (nstvideo train --style-image {style_image} --name NAME --data PHOTOS/) "
             "or stylise one frame with nstvideo keyframe",
         )
+    from nstvideo.pipeline.engine import check_batch_size
     from nstvideo.pipeline.media import FileSource, check_encode_options
     from nstvideo.pipeline.outputs import check_output
-    from nstvideo.pipeline.runner import check_batch_size, stylize_file
+    from nstvideo.pipeline.runner import stylize_file
 
     # Everything that can be refused is refused before a model is loaded: input, output, encoder options.
     with FileSource(inp, start=start, duration=duration):

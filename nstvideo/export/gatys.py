@@ -8,7 +8,6 @@ better start than the photo for the next level, so a 1080p keyframe needs few fu
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,17 +19,16 @@ from torch.nn import functional as F
 
 from nstvideo.errors import UsageError
 from nstvideo.export.losses import content_loss, style_distance, tv_loss
-from nstvideo.export.train import DEVICES, pick_device
+from nstvideo.export.train import check_device, check_loss_weights, pick_device
 from nstvideo.export.vgg import gram, load_vgg
 from nstvideo.pipeline import post
-from nstvideo.pipeline.engine import scaled_size
+from nstvideo.pipeline.engine import MAX_SIDE, scaled_size
 
 log = logging.getLogger("nstvideo")
 
 CONTENT_LAYERS = ("relu4_2",)
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 MIN_LEVEL = 128  # coarsest level's short side
-MAX_SIZE = 4320  # as --size everywhere
 # On a CPU time grows with pixels, so 4 (equal time per level). A GPU spends most of a keyframe starting up and
 # little per fine iteration: 2 gives a 1080p keyframe's finest level 13 iterations instead of 2, visibly sharper
 # strokes, in the same time (H200: 8.4 s against 10.3 s in-process; bench/RESULTS.md, "Gatys keyframe on the GPU").
@@ -54,21 +52,16 @@ class GatysConfig:
     level_ratio: float | None = None  # iterations of a level / the next finer one's; None: the device's default
 
     def validate(self) -> None:
-        if not 32 <= self.size <= MAX_SIZE:
-            raise UsageError(f"--size must be 32..{MAX_SIZE}, got {self.size}", "e.g. --size 512")
+        if not 32 <= self.size <= MAX_SIDE:
+            raise UsageError(f"--size must be 32..{MAX_SIDE}, got {self.size}", "e.g. --size 512")
         if self.iterations < len(levels(self.size)):
             raise UsageError(
                 f"--iterations must be at least {len(levels(self.size))} at --size {self.size} (one per level of "
                 f"the coarse-to-fine schedule), got {self.iterations}",
                 "e.g. --iterations 200",
             )
-        for name in ("content_weight", "style_weight", "tv_weight"):
-            if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
-                raise UsageError(
-                    f"--{name.replace('_', '-')} must be a number, 0 or more", "use 0 to switch a term off"
-                )
-        if self.device not in DEVICES:
-            raise UsageError(f"unknown --device {self.device!r}", f"choose one of: {', '.join(DEVICES)}")
+        check_loss_weights(content_weight=self.content_weight, style_weight=self.style_weight, tv_weight=self.tv_weight)
+        check_device(self.device)
         if self.init not in ("content", "noise"):
             raise UsageError(f"--init must be content or noise, got {self.init!r}", "--init content is the default")
         if self.optimizer not in ("lbfgs", "adam"):

@@ -34,6 +34,7 @@ from nstvideo.export.losses import (
 )
 from nstvideo.export.nets import ARCHS, build_net
 from nstvideo.export.vgg import load_vgg
+from nstvideo.pipeline.engine import MAX_SIDE, MIN_SIDE
 
 log = logging.getLogger("nstvideo.train")
 
@@ -49,8 +50,23 @@ DEVICES = ("auto", "cpu", "cuda")
 
 def check_recommended_size(size: int | None) -> None:
     """The short side a style is run at by default: it must be one the runtime accepts."""
-    if size is not None and not 16 <= size <= 4320:
-        raise UsageError(f"--recommended-size must be 16..4320, got {size}", "the short side it looks best at")
+    if size is not None and not MIN_SIDE <= size <= MAX_SIDE:
+        raise UsageError(
+            f"--recommended-size must be {MIN_SIDE}..{MAX_SIDE}, got {size}", "the short side it looks best at"
+        )
+
+
+def check_device(device: str) -> None:
+    """train and keyframe run on PyTorch: auto, cpu or cuda."""
+    if device not in DEVICES:
+        raise UsageError(f"unknown --device {device!r}", f"choose one of: {', '.join(DEVICES)}")
+
+
+def check_loss_weights(**weights: float) -> None:
+    """Finite and not negative: a NaN weight trains (or optimises) to NaN without a word."""
+    for name, value in weights.items():
+        if not (math.isfinite(value) and value >= 0):
+            raise UsageError(f"--{name.replace('_', '-')} must be a number, 0 or more", "use 0 to switch a term off")
 
 
 @dataclass
@@ -87,8 +103,7 @@ class TrainConfig:
                 f"--name {self.name!r} cannot name a style file",
                 "use letters, digits, '-', '_' or '.', starting with a letter or digit, e.g. --name my-style",
             )
-        if self.device not in DEVICES:
-            raise UsageError(f"unknown --device {self.device!r}", f"choose one of: {', '.join(DEVICES)}")
+        check_device(self.device)
         if self.workers < 0:
             raise UsageError(f"--workers must be 0 or more, got {self.workers}", "0 loads data in the training process")
         check_recommended_size(self.style_info.get("recommended_size"))
@@ -101,11 +116,10 @@ class TrainConfig:
             raise UsageError("--image-size must be at least 32", "256 is the usual value")
         if self.style_size is not None and self.style_size < 32:
             raise UsageError("--style-size must be at least 32", "leave it out to use the painting's own size")
-        for name in ("content_weight", "style_weight", "tv_weight", "temporal_weight"):
-            if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
-                raise UsageError(
-                    f"--{name.replace('_', '-')} must be a number, 0 or more", "use 0 to switch a term off"
-                )
+        check_loss_weights(
+            content_weight=self.content_weight, style_weight=self.style_weight, tv_weight=self.tv_weight,
+            temporal_weight=self.temporal_weight,
+        )  # fmt: skip
         if self.precision not in PRECISIONS:
             raise UsageError(f"unknown --precision {self.precision!r}", f"choose one of: {', '.join(PRECISIONS)}")
         if not (math.isfinite(self.lr) and self.lr > 0):

@@ -43,6 +43,15 @@ def check_strength(strength: float) -> float:
     return float(strength)
 
 
+def check_batch_size(batch_size: int) -> int:
+    """Frames per model call: a whole number, 1 or more (refused before a model loads)."""
+    if not post.is_number(batch_size, integer=True) or batch_size < 1:
+        raise UsageError(
+            f"--batch-size (batch_size) must be a whole number, 1 or more, got {batch_size!r}", "e.g. 4 on a GPU"
+        )
+    return int(batch_size)
+
+
 def _check_frame(f: object) -> np.ndarray:
     """An HxWx3 uint8 BGR array, or an InputError saying what it is instead."""
     if f is None:  # what cv2.imread returns for a missing or unreadable file
@@ -120,11 +129,9 @@ class Stylizer:
             frames = list(frames)
         if len(frames) == 0:
             return []
+        h, w = _check_frame(frames[0]).shape[:2]
         for f in frames:
-            _check_frame(f)
-        h, w = frames[0].shape[:2]
-        for f in frames:
-            if f.shape[:2] != (h, w):
+            if _check_frame(f).shape[:2] != (h, w):
                 raise InputError("frames in one batch must share a size", "stylise them one by one")
         proc = scaled_size(w, h, self.size)
         out_size = self.output_shape(w, h)
@@ -153,8 +160,7 @@ class Stylizer:
 
     def stream(self, frames: Iterable[np.ndarray], batch_size: int = 1) -> Iterator[np.ndarray]:
         """Lazily stylise an iterable of frames, `batch_size` at a time."""
-        if not post.is_number(batch_size, integer=True) or batch_size < 1:
-            raise UsageError(f"batch_size must be a whole number, 1 or more, got {batch_size!r}", "e.g. 4 on a GPU")
+        check_batch_size(batch_size)
         batch: list[np.ndarray] = []
         for f in frames:
             _check_frame(f)

@@ -228,14 +228,6 @@ def as_processing_error(exc: BaseException) -> NstError:
     return ProcessingError(f"failed while working: {type(exc).__name__}: {exc}", "run again with --debug for details")
 
 
-def check_batch_size(batch_size: int) -> None:
-    """Refuse a batch size below 1 (before a model is loaded)."""
-    from nstvideo.errors import UsageError
-
-    if batch_size < 1:
-        raise UsageError(f"--batch-size must be at least 1, got {batch_size}", "e.g. --batch-size 4 on a GPU")
-
-
 def stylize_file(
     inp: str,
     out: str,
@@ -254,6 +246,7 @@ def stylize_file(
     Frames reach the stylizer in order, from one thread, so a smoothing Stylizer sees the clip as one sequence.
     """
     from nstvideo.errors import UsageError
+    from nstvideo.pipeline.engine import check_batch_size
     from nstvideo.pipeline.media import FileSource, Frame, VideoFileSink
     from nstvideo.pipeline.outputs import check_output
 
