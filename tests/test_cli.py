@@ -253,13 +253,15 @@ def test_image_directory_skips_what_it_cannot_read_and_says_so(models_dir: Path,
 
 
 def test_image_transparency_is_kept_where_the_output_can_hold_it(models_dir: Path, tmp_path: Path) -> None:
-    logo = np.zeros((48, 64, 4), np.uint8)
-    logo[:, :, :3] = 200
-    logo[:, 32:, 3] = 255  # left half transparent
+    logo = np.zeros((48, 64, 4), np.uint16)  # 16 bits per channel, as photo editors export PNGs
+    logo[:, :, :3] = 200 * 257
+    logo[:, 32:, 3] = 65535  # left half transparent
     cv2.imwrite(str(tmp_path / "logo.png"), logo)
-    assert_ok(stylise(models_dir, "image", tmp_path / "logo.png", tmp_path / "out.png"))
+    r = stylise(models_dir, "image", tmp_path / "logo.png", tmp_path / "out.png")
+    assert_ok(r)
+    assert "logo.png has 16 bits per channel" in r.stdout + r.stderr
     out = cv2.imread(str(tmp_path / "out.png"), cv2.IMREAD_UNCHANGED)
-    assert out.shape == (48, 64, 4)
+    assert out.shape == (48, 64, 4) and out.dtype == np.uint8
     assert out[:, :28, 3].max() == 0 and out[:, 36:, 3].min() == 255
     r = stylise(models_dir, "image", tmp_path / "logo.png", tmp_path / "out.jpg")
     assert_ok(r)

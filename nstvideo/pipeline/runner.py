@@ -380,13 +380,16 @@ def _stylize_image(src: Path, dst: Path, stylizer: Any) -> None:
 
     from nstvideo.pipeline.engine import resize
     from nstvideo.pipeline.sinks import write_image
-    from nstvideo.pipeline.sources import ALPHA_SUFFIXES, read_alpha, read_image
+    from nstvideo.pipeline.sources import ALPHA_SUFFIXES, read_extras, read_image
 
     image = read_image(src)
     styled = stylizer(image)
-    alpha = read_alpha(src)
+    extras = read_extras(src)
+    alpha = extras.alpha
     if alpha is not None and alpha.shape == image.shape[:2] and dst.suffix.lower() in ALPHA_SUFFIXES:
         styled = np.dstack([styled, resize(alpha, (styled.shape[1], styled.shape[0]))])
     elif alpha is not None:
         log.info("note: %s's transparency is dropped (write .png or .webp to keep it)", src.name)
+    if extras.bits > 8:
+        log.info("note: %s has %d bits per channel; the styles work in 8, so %s has 8", src.name, extras.bits, dst.name)
     write_image(dst, styled)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -47,21 +48,30 @@ def read_image(path: str | Path) -> np.ndarray:
     return img
 
 
-def read_alpha(path: str | Path) -> np.ndarray | None:
-    """The image's transparency as HxW uint8, or None when it has none (or is opaque everywhere).
+@dataclass(frozen=True)
+class ImageExtras:
+    """What read_image drops: the nets take 8-bit colour only."""
 
-    read_image drops it (the nets take colour only); a logo or sticker keeps it when the output can hold it.
-    """
+    alpha: np.ndarray | None  # HxW uint8; None when the image has none or is opaque everywhere
+    bits: int  # per channel: 16 for a 16-bit PNG, else 8
+
+
+def read_extras(path: str | Path) -> ImageExtras:
+    """The image's transparency and bit depth, so a logo or sticker keeps its alpha where the output can hold it,
+    and a 16-bit photo is said to come out at 8 bits."""
     p = Path(path)
     if p.suffix.lower() not in ALPHA_SUFFIXES:
-        return None
+        return ImageExtras(None, 8)
     img = cv2.imdecode(np.fromfile(str(p), dtype=np.uint8), cv2.IMREAD_UNCHANGED)
-    if img is None or img.ndim != 3 or img.shape[2] != 4:
-        return None
+    if img is None:
+        return ImageExtras(None, 8)
+    bits = 16 if img.dtype == np.uint16 else 8
+    if img.ndim != 3 or img.shape[2] != 4:
+        return ImageExtras(None, bits)
     alpha = img[:, :, 3]
-    if alpha.dtype != np.uint8:  # 16-bit PNG
+    if bits == 16:
         alpha = np.round(alpha.astype(np.float32) / 257).astype(np.uint8)
-    return None if alpha.min() == 255 else alpha
+    return ImageExtras(None if alpha.min() == 255 else alpha, bits)
 
 
 def list_images(folder: str | Path) -> list[Path]:
