@@ -162,6 +162,7 @@ def make_clip(
     faststart: bool = False,
     video_start: float = 0.0,
     sar: Fraction | None = None,
+    times_ms: list[int] | None = None,
 ) -> Path:
     """Write a small test clip and return its path.
 
@@ -172,14 +173,17 @@ def make_clip(
     `color_range` "pc" writes full range. `audio` True (or a codec name) adds a 440 Hz sine track.
     `subtitles` (mkv only) adds a SubRip track with two cues. `video_start` (seconds) delays the first frame
     while the audio still starts at 0. `sar` stores non-square pixels: `width` is then the stored width.
+    `times_ms` gives every frame's time (variable rate; `frames` is then its length, the last lasts 1/fps).
     """
     path = Path(path)
     matrix = colorspace or ("bt601" if height < 720 else "bt709")
     full = color_range == "pc"
     opts = {"movflags": "+faststart"} if faststart and path.suffix in (".mp4", ".mov") else {}
     pts_list, tb = frame_times(frames, fps, vfr)
-    pts_list = [pts + int(round(video_start / tb)) for pts in pts_list]
     last_step = VFR_STEPS_MS[(frames - 1) % len(VFR_STEPS_MS)] if vfr else 1
+    if times_ms is not None:
+        pts_list, tb, last_step = list(times_ms), Fraction(1, 1000), 1000 // fps
+    pts_list = [pts + int(round(video_start / tb)) for pts in pts_list]
     end_s = float((pts_list[-1] + last_step) * tb)
     with av.open(str(path), "w", options=opts) as out:
         if metadata:

@@ -325,8 +325,8 @@ def test_timestamps_survive(tmp_path: Path, vfr: bool, in_suffix: str, out_suffi
     assert len(t_out) == len(t_in) == 15
     # Within one tick of the output stream's time base (the clips' times are exact in every time base used).
     assert np.abs(np.array(t_out) - np.array(t_in)).max() <= float(tb_out) + 1e-9
-    # Duration within one frame (the longest VFR step is 120 ms).
-    assert stream_duration(out) == pytest.approx(stream_duration(clip), abs=0.125)
+    # The last frame lasts as long as in the input (the encoder alone would give it 1/average fps).
+    assert stream_duration(out) == pytest.approx(stream_duration(clip), abs=float(tb_out) + 1e-9)
 
 
 def test_start_and_duration(tmp_path: Path) -> None:
@@ -351,6 +351,30 @@ def test_start_and_duration(tmp_path: Path) -> None:
     assert float(out_pkts[0].pts * out_pkts[0].time_base) == pytest.approx(
         float(src_pkts[0].pts * src_pkts[0].time_base) - 0.5, abs=2e-3
     )
+
+
+@pytest.mark.parametrize(
+    ("start", "duration", "shown", "seconds"),
+    [
+        (2.0, 2.0, [0], 2.0),  # inside the slide: it, for the whole cut (it was "start is beyond the end")
+        (4.5, 0.62, [0, 1, 2, 3], 0.62),  # the slide's last 0.5 s, then the motion
+        (1.0, None, [0, *range(1, 11)], 4.4),  # the slide from the start, not the motion moved back to it
+        (5.02, 0.1, [1, 2, 3], 0.1),  # half of a frame inside at the start keeps it; the last frame is cut
+        (5.0, 0.08, [1, 2], 0.08),  # between two frames: exactly the two inside
+    ],
+)
+def test_a_cut_takes_what_is_on_screen(
+    tmp_path: Path, start: float, duration: float | None, shown: list[int], seconds: float
+) -> None:
+    # A screen recording: a slide for 5 s, then 25 fps motion (frames 1..10).
+    clip = make_clip(tmp_path / "in.mp4", times_ms=[0, *range(5000, 5400, 40)], fps=25, frames=11, audio=True)
+    out = tmp_path / "out.mp4"
+    transcode(clip, out, start=start, duration=duration)
+    with FileSource(out) as src:
+        assert [read_index(f.image) for f in src.frames()] == shown
+    t_out, _ = video_times(out)
+    assert t_out[0] == pytest.approx(0.0, abs=2e-3)
+    assert stream_duration(out) == pytest.approx(seconds, abs=2e-3)
 
 
 # -- geometry and encoder ------------------------------------------------------------------------------------------

@@ -134,6 +134,7 @@ class Frame:
 
     image: np.ndarray  # HxWx3 uint8 BGR, C-contiguous, upright
     pts: int  # in VideoInfo.time_base, with the start offset removed
+    duration: int = 0  # how long it stays on screen, same unit; 0 when unknown (the encoder then assumes 1/fps)
 
 
 def _av_message(exc: BaseException) -> str:
@@ -221,9 +222,10 @@ class FileSource:
         self._tb = tb
         # The file's zero is where its earliest stream starts: audio may start before the first frame, and is
         # kept (an AAC priming start below zero counts as zero, so the video is not moved for it); --start counts
-        # from there, as players show the file. Frames are selected in [start, start+duration) with half a frame
-        # of slack, then Frame.pts counts from the first selected frame (or the zero, if that is earlier), so pts
-        # are never negative.
+        # from there, as players show the file. A frame is selected when it is on screen for at least half of
+        # [start, start+duration) ∩ its own display time (half a frame at most: a slide shown for a minute in a
+        # screen recording counts); one that begins before the start is shown from the start. Frame.pts counts
+        # from the first selected frame (or the zero, if that is earlier), so pts are never negative.
         zero = vs.start_time if vs.start_time is not None else 0
         for a in container.streams.audio:
             if a.start_time is not None and a.time_base:
@@ -231,10 +233,11 @@ class FileSource:
         fps_guess = vs.average_rate or vs.guessed_rate
         self._step = int(round(1 / (fps_guess * tb))) if fps_guess else 1
         start_ticks = zero + int(round(Fraction(self.start) / tb))
-        self._lower = start_ticks - self._step // 2 if self.start > 0 else None
+        self._lower = start_ticks if self.start > 0 else None
         self._end = None
         if self.duration is not None:
-            self._end = start_ticks + int(round(Fraction(self.duration) / tb)) - self._step // 2
+            self._end = start_ticks + int(round(Fraction(self.duration) / tb))
+        self._reached_start = False  # whether any frame is on screen after the start (for the error below)
         self._origin = start_ticks
         self._reformatter = VideoReformatter()
         declared = _declared_seconds(vs.metadata)
@@ -270,7 +273,7 @@ class FileSource:
         first_frame = next(self._decoder, None)
         self._probing = False
         if first_frame is None:
-            if self.duration is not None and self._end is not None and self._end <= start_ticks:
+            if self.duration is not None and self._reached_start:
                 raise UsageError(
                     f"duration {self.duration:g}s selects no frames (one frame lasts {float(self._step * tb):.3g}s)",
                     "give a longer --duration",
@@ -312,7 +315,46 @@ class FileSource:
         )
 
     def _decode(self) -> Iterator[av.VideoFrame]:
-        """Seek to start and yield decoded frames inside [start, start+duration), as av frames."""
+        """The decoded frames inside [start, start+duration), as av frames: each is judged once the next one says
+        how long it stays on screen."""
+        held = None
+        for frame in self._decoded():
+            if held is not None and self._selected(held.pts, frame.pts):
+                yield self._shown(held, frame.pts)
+            if self._end is not None and frame.pts >= self._end:
+                return
+            held = frame
+        if held is not None:
+            end = held.pts + (held.duration if held.duration and held.duration > 0 else self._step)
+            if self._selected(held.pts, end):
+                yield self._shown(held, end)
+
+    def _shown(self, frame: av.VideoFrame, end: int) -> av.VideoFrame:
+        """The frame as the selection shows it: from the start at the earliest, until `end` or the selection's end
+        (its duration is what an encoder cannot guess for the last frame of a cut or of a variable-rate file)."""
+        if self._lower is not None and frame.pts < self._lower:
+            frame.pts = self._lower  # on screen at the start: shown from there, as a player would
+        if self._end is not None:
+            end = min(end, self._end)
+        frame.duration = max(end - frame.pts, 0)
+        return frame
+
+    def _selected(self, pts: int, end: int) -> bool:
+        """Whether a frame shown over [pts, end) belongs to the selection; one that starts before it is moved to its
+        start. Half of the frame (half an average frame at most) must be on screen inside; at the start a tie keeps
+        the frame, at the end it drops it, so a cut between two frames takes exactly one."""
+        if end <= pts:  # out of order or repeated timestamps (damaged files): judge by the average frame
+            end = pts + self._step
+        lower = pts if self._lower is None else max(pts, self._lower)
+        upper = end if self._end is None else min(end, self._end)
+        if self._lower is None or end > self._lower:
+            self._reached_start = True
+        inside, need = 2 * (upper - lower), min(end - pts, self._step)
+        starts_before = self._lower is not None and pts < self._lower
+        return inside > need or (inside == need and starts_before)
+
+    def _decoded(self) -> Iterator[av.VideoFrame]:
+        """Seek to just before the start and yield decoded frames in presentation order until the end."""
         vs = self._stream
         last_t = self.start  # seconds into the input, for error messages
         truncated = False
@@ -344,12 +386,10 @@ class FileSource:
                             # skipped frames up to the next real keyframe, after the start. Seek earlier.
                             break
                         landed = True
-                        if self._lower is not None and pts < self._lower:
-                            continue
-                        if self._end is not None and pts >= self._end:
-                            return
                         last_t = float((pts - first_pts) * self._tb)
                         yield frame
+                        if self._end is not None and pts >= self._end:
+                            return
                     else:
                         continue
                     break
@@ -415,9 +455,9 @@ class FileSource:
             self._decoder = self._decode()
         else:
             pending, self._pending = self._pending, None
-            yield Frame(self._to_bgr(pending), int(pending.pts - self._origin))
+            yield Frame(self._to_bgr(pending), int(pending.pts - self._origin), int(pending.duration))
         for frame in self._decoder:
-            yield Frame(self._to_bgr(frame), int(frame.pts - self._origin))
+            yield Frame(self._to_bgr(frame), int(frame.pts - self._origin), int(frame.duration))
 
     def close(self) -> None:
         """Release the demuxer and decoder."""
@@ -632,6 +672,7 @@ class VideoFileSink:
         self._end_s = None if duration is None else float(duration)
         self._tb = info.time_base
         self._last_pts: int | None = None
+        self._durations: dict[int, int] = {}  # pts -> duration of frames inside the encoder
         self._frames_sent = 0
         self._closed = False
         self._out: Any = None
@@ -764,17 +805,28 @@ class VideoFileSink:
         if self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1  # encoders refuse repeated or backwards timestamps
         self._last_pts = pts
+        if frame.duration > 0:
+            self._durations[pts] = frame.duration
         try:
             yuv = bgr_to_yuv420p(self._reformatter, image)
             yuv.pts = pts
             yuv.time_base = self._tb
             self._pump(float(pts * self._tb))
-            self._out.mux(self._video.encode(yuv))
+            self._mux_video(self._video.encode(yuv))
         except (av.FFmpegError, OSError) as exc:
             raise ProcessingError(
                 f"encode error at t={float(pts * self._tb):.2f}s: {_av_message(exc)}", _hint(exc)
             ) from None
         self._frames_sent += 1
+
+    def _mux_video(self, packets: list[av.Packet]) -> None:
+        """Mux encoded packets with their frames' durations: the encoder gives 1/fps, which is wrong for the last
+        frame of a variable-rate video or of a cut (a slide shown for seconds would end the file early)."""
+        for packet in packets:
+            duration = self._durations.pop(packet.pts, 0)
+            if duration:
+                packet.duration = duration
+        self._out.mux(packets)
 
     def _pump(self, until_s: float | None) -> None:
         """Copy source audio/subtitle packets up to `until_s` seconds of output time (None: to the end)."""
@@ -850,7 +902,7 @@ class VideoFileSink:
             if self._frames_sent == 0:
                 raise ProcessingError("no frames were written", "the input produced no video frames")
             try:
-                self._out.mux(self._video.encode(None))
+                self._mux_video(self._video.encode(None))
                 self._pump(None)
                 for p in self._passthrough.values():
                     if p.transcode and p.resampler is not None:

@@ -268,7 +268,8 @@ def stylize_file(
             log.info(note)
         stylizer.reset()  # a fresh sequence
         process = lambda batch: [  # noqa: E731
-            Frame(img, f.pts) for f, img in zip(batch, stylizer.stylize_batch([f.image for f in batch]), strict=True)
+            Frame(img, f.pts, f.duration)
+            for f, img in zip(batch, stylizer.stylize_batch([f.image for f in batch]), strict=True)
         ]
         progress = ProgressReporter(f"stylising {Path(inp).name}", info.frame_count)
         with (
