@@ -152,6 +152,8 @@ def styles(
     found = list_styles(models_dir or (), errors=problems)
     for p in problems:
         log.warning("warning: %s", p)
+    if any("does not exist" not in p for p in problems):
+        log.warning("hint: a net made elsewhere becomes a style with `nstvideo import MODEL NEW.onnx`; or move it")
     if not found:
         console.print(
             "No styles are installed.\n"
@@ -369,6 +371,51 @@ def export_cmd(
     from nstvideo.export.studio import export_checkpoint
 
     export_checkpoint(**options)
+
+
+@app.command("import")
+def import_cmd(
+    model: Annotated[
+        Path,
+        typer.Argument(
+            metavar="MODEL",
+            help="A style net made elsewhere: an .onnx (the ONNX model zoo's, any image-to-image net) or a "
+            "pytorch/examples fast_neural_style .pth/.model.",
+        ),
+    ],
+    out: Annotated[Path, typer.Argument(metavar="OUT", help="The .onnx style file to write.")],
+    name: Annotated[str | None, typer.Option(help="Style name (default: from MODEL's file name).")] = None,
+    title: Annotated[str | None, typer.Option(help="The painting's title.")] = None,
+    artist: Annotated[str | None, typer.Option()] = None,
+    style_licence: Annotated[str | None, typer.Option("--style-licence")] = None,
+    style_source: Annotated[str | None, typer.Option("--style-source")] = None,
+    recommended_size: Annotated[
+        int | None, typer.Option("--recommended-size", help="Processing short side it looks best at (512).")
+    ] = None,
+    colour: Annotated[
+        str,
+        typer.Option(
+            "--colour",
+            help="Colour order the net works in: rgb (nearly all nets), bgr, or auto (bgr only for nets "
+            "already in nstvideo's layout).",
+        ),
+    ] = "auto",
+    value_range: Annotated[
+        str,
+        typer.Option("--range", help="Pixel values the net works in: 0-255 (the zoo's, pytorch/examples'), 0-1, -1-1."),
+    ] = "0-255",
+    layout: Annotated[
+        str, typer.Option(help="auto (from the input's shape), nchw ([N, 3, H, W]) or nhwc ([N, H, W, 3]).")
+    ] = "auto",
+    overwrite: Overwrite = False,
+) -> None:
+    """Adopt a style net made elsewhere: wrap it in nstvideo's model contract, checked against the original
+    (needs the train extra)."""
+    options = dict(locals())
+    options["source"] = options.pop("model")
+    from nstvideo.export.importer import import_model
+
+    import_model(**options)
 
 
 @app.command()

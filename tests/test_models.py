@@ -50,8 +50,12 @@ def test_corrupt_onnx_is_refused(tmp_path):
 
 def test_contract_breaker_is_refused_but_does_not_hide_others(tmp_path, models_dir):
     contract_breaker(tmp_path / "float.onnx")
-    with pytest.raises(ModelError, match="contract"):
+    with pytest.raises(ModelError, match="contract") as err:
         read_model(tmp_path / "float.onnx")
+    # every problem at once, and the command that adopts a net made elsewhere
+    for problem in ("one input named 'frames'", "must be uint8", "[N, H, W, 3]"):
+        assert problem in err.value.message
+    assert "nstvideo import MODEL" in err.value.hint
     (tmp_path / "tiny.onnx").write_bytes((models_dir / "tiny.onnx").read_bytes())
     problems: list[str] = []
     assert [m.name for m in list_styles([tmp_path], errors=problems) if not m.bundled] == ["tiny"]
@@ -67,3 +71,28 @@ def test_bundled_styles_obey_the_contract():
     sizes = [m.path.stat().st_size for m in bundled]
     assert sum(sizes) <= 30e6
     assert all(size < 4e6 for size in sizes)
+
+
+def contract_model(path, shape, version="1"):
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("frames", TensorProto.UINT8, shape)
+    y = helper.make_tensor_value_info("stylized", TensorProto.UINT8, shape)
+    model = helper.make_model(
+        helper.make_graph([helper.make_node("Identity", ["frames"], ["stylized"])], "g", [x], [y]),
+        opset_imports=[helper.make_opsetid("", 17)],
+    )
+    model.metadata_props.add(key="nstvideo.format_version", value=version)
+    onnx.save(model, str(path))
+    return path
+
+
+def test_a_fixed_size_model_is_refused_on_load_not_mid_run(tmp_path):
+    with pytest.raises(ModelError, match="must be free"):
+        read_model(contract_model(tmp_path / "fixed.onnx", [1, 224, 224, 3]))
+
+
+def test_a_newer_format_asks_for_a_newer_nstvideo(tmp_path):
+    with pytest.raises(ModelError, match="format 2") as err:
+        read_model(contract_model(tmp_path / "v2.onnx", ["N", "H", "W", 3], version="2"))
+    assert "upgrade nstvideo" in err.value.hint

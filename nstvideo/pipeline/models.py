@@ -58,17 +58,23 @@ class StyleModel:
 
 
 def _contract_problem(session) -> str | None:  # noqa: ANN001 - onnxruntime.InferenceSession
+    """Everything that keeps the file from being a style, in one line (a user fixing one at a time would loop)."""
     inputs, outputs = session.get_inputs(), session.get_outputs()
+    problems = []
     if len(inputs) != 1 or inputs[0].name != INPUT_NAME:
-        return f"it must have one input named '{INPUT_NAME}', has {[i.name for i in inputs]}"
+        problems.append(f"it must have one input named '{INPUT_NAME}', has {[i.name for i in inputs]}")
     if len(outputs) < 1 or outputs[0].name != OUTPUT_NAME:
-        return f"its first output must be named '{OUTPUT_NAME}', has {[o.name for o in outputs]}"
-    for what, arg in (("input", inputs[0]), ("output", outputs[0])):
+        problems.append(f"its first output must be named '{OUTPUT_NAME}', has {[o.name for o in outputs]}")
+    for what, arg in (("input", inputs[0] if inputs else None), ("output", outputs[0] if outputs else None)):
+        if arg is None:
+            continue
         if arg.type != "tensor(uint8)":
-            return f"its {what} must be uint8, is {arg.type}"
+            problems.append(f"its {what} must be uint8, is {arg.type}")
         if len(arg.shape) != 4 or arg.shape[3] not in (3, "3"):
-            return f"its {what} must be [N, H, W, 3], is {arg.shape}"
-    return None
+            problems.append(f"its {what} must be [N, H, W, 3] (BGR), is {arg.shape}")
+        elif any(isinstance(d, int) for d in arg.shape[:3]):
+            problems.append(f"its {what}'s batch and sides must be free (any frame size), are {arg.shape[:3]}")
+    return "; ".join(problems) or None
 
 
 @functools.lru_cache(maxsize=64)
@@ -79,7 +85,10 @@ def _read(path: str, mtime: float, bundled: bool) -> StyleModel:  # noqa: ARG001
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     opts.log_severity_level = 4
-    hint = "re-export it with `nstvideo export`, or remove it from the models folder"
+    hint = (
+        "a style net made elsewhere: nstvideo import MODEL NEW.onnx (the train extra) makes it one; "
+        "or remove it from the models folder"
+    )
     try:
         sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
     except Exception as exc:
@@ -87,8 +96,14 @@ def _read(path: str, mtime: float, bundled: bool) -> StyleModel:  # noqa: ARG001
         raise ModelError(f"cannot load style model {path}: {first[:200]}", hint) from exc
     problem = _contract_problem(sess)
     meta = dict(sess.get_modelmeta().custom_metadata_map)
-    if problem is None and meta.get(PREFIX + "format_version") != SUPPORTED_FORMAT:
+    version = meta.get(PREFIX + "format_version")
+    if problem is None and version is None:
         problem = "it has no nstvideo.format_version metadata (not an nstvideo style)"
+    elif problem is None and version != SUPPORTED_FORMAT:
+        raise ModelError(
+            f"{path} is a style of format {version}; this nstvideo reads format {SUPPORTED_FORMAT}",
+            "upgrade nstvideo (pip install -U nstvideo), or re-export the style with this version",
+        )
     if problem:
         raise ModelError(f"{path} breaks the nstvideo model contract: {problem}", hint)
     name = meta.get(PREFIX + "style") or Path(path).stem
