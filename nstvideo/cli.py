@@ -409,8 +409,7 @@ def import_cmd(
     ] = "auto",
     overwrite: Overwrite = False,
 ) -> None:
-    """Adopt a style net made elsewhere: wrap it in nstvideo's model contract, checked against the original
-    (needs the train extra)."""
+    """Make a style of a net made elsewhere (pytorch/examples, ONNX model zoo; needs the train extra)."""
     options = dict(locals())
     options["source"] = options.pop("model")
     from nstvideo.export.importer import import_model

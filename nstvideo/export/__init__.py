@@ -6,6 +6,6 @@ except ImportError as exc:  # pragma: no cover - exercised by the no-torch test 
     from nstvideo.errors import MissingDependencyError
 
     raise MissingDependencyError(
-        "PyTorch is not installed; training, export and keyframes need it",
+        "PyTorch is not installed; training, export, import and keyframes need it",
         'install the studio extra: pip install "nstvideo[train]"',
     ) from exc
