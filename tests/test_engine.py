@@ -235,3 +235,17 @@ def test_tensorrt_profile_covers_landscape_4k_batches_of_8(batch: int, width: in
     assert (problem == "") == fits
     if not fits:
         assert f"{width}x{height}" in problem and "3840x2160" in problem
+
+
+def test_a_frame_too_large_for_memory_is_refused_with_a_size_that_fits(tiny_model):
+    from nstvideo.pipeline.engine import MAX_PIXELS
+
+    big = np.zeros((4100, 8200, 3), np.uint8)  # --size 0 on a big photo: 34 megapixels
+    with pytest.raises(UsageError, match="processing size 8200x4100 is too large") as err:
+        Stylizer(tiny_model, size=0, device="cpu")(big)
+    fits = int(err.value.hint.split(": ")[1].split()[0])
+    assert 2 * fits * fits <= MAX_PIXELS < 2 * (fits + 2) ** 2
+    strip = np.zeros((16, 4000, 3), np.uint8)  # at the default size this strip is 64000 px long
+    with pytest.raises(UsageError, match="too large"):
+        Stylizer(tiny_model, size=256, device="cpu")(strip)
+    assert Stylizer(tiny_model, size=0, device="cpu")(strip).shape == strip.shape

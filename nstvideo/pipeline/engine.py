@@ -18,6 +18,8 @@ log = logging.getLogger("nstvideo")
 
 MIN_SIDE = 16
 MAX_SIDE = 4320  # 8K UHD's short side; beyond it a frame is gigabytes of activations
+MAX_PIXELS = 7680 * MAX_SIDE  # 8K UHD: a larger frame (--size 0 on a big photo) runs a machine out of memory
+MAX_LONG_SIDE = 16384  # a panorama or a strip: its short side alone says nothing of its size
 
 
 def scaled_size(width: int, height: int, short_side: int) -> tuple[int, int]:
@@ -26,6 +28,19 @@ def scaled_size(width: int, height: int, short_side: int) -> tuple[int, int]:
         return width, height
     f = short_side / min(width, height)
     return max(MIN_SIDE, round(width * f)), max(MIN_SIDE, round(height * f))
+
+
+def check_frame_size(size: tuple[int, int], what: str, option: str) -> None:
+    """Refuse a frame the nets cannot hold: the kernel would kill the process before any error could be shown."""
+    w, h = size
+    if w * h <= MAX_PIXELS and max(w, h) <= MAX_LONG_SIDE:
+        return
+    short, long = min(w, h), max(w, h)
+    fits = int(min((MAX_PIXELS * short / long) ** 0.5, MAX_LONG_SIDE * short / long))
+    raise UsageError(
+        f"{what} {w}x{h} is too large (at most {MAX_PIXELS / 1e6:.0f} megapixels, 8K, and {MAX_LONG_SIDE} px a side)",
+        f"give a smaller {option}: {max(MIN_SIDE, fits)} or less for this picture",
+    )
 
 
 def resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -135,6 +150,9 @@ class Stylizer:
                 raise InputError("frames in one batch must share a size", "stylise them one by one")
         proc = scaled_size(w, h, self.size)
         out_size = self.output_shape(w, h)
+        check_frame_size(proc, "processing size", "--size")
+        if self.output_size:  # the input's own size costs only a resize; a chosen one may be absurd (a strip)
+            check_frame_size(out_size, "output size", "--output-size")
         if self.provider == "tensorrt" and (problem := trt_profile_problem(len(frames), proc[1], proc[0])):
             raise UsageError(problem, "use a smaller --size (or --batch-size), or --device cuda")
         try:
