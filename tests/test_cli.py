@@ -350,6 +350,13 @@ def test_existing_image_output_needs_overwrite(models_dir: Path, clips: Path, ou
     assert cv2.imread(str(out)).shape == (48, 64, 3)
 
 
+def test_long_output_names_work_up_to_the_filesystem_limit(models_dir: Path, clips: Path, out_dir: Path) -> None:
+    longest = out_dir / ("é" * 125 + ".png")  # 254 bytes: legal, though its temp file's name would not have been
+    assert_ok(stylise(models_dir, "image", clips / "photo.jpg", longest))
+    assert cv2.imread(str(longest)).shape == (48, 64, 3)
+    assert_error(stylise(models_dir, "image", clips / "photo.jpg", out_dir / ("L" * 300 + ".png")), 2, "bytes long")
+
+
 @pytest.mark.parametrize("command", ["file", "image"])
 def test_output_permissions_follow_the_umask(models_dir: Path, clips: Path, out_dir: Path, command: str) -> None:
     src, out = (clips / "aac.mp4", out_dir / "o.mp4") if command == "file" else (clips / "photo.jpg", out_dir / "o.png")

@@ -24,6 +24,7 @@ from tests.clips import (
     PATCH_COLOURS_BGR,
     VFR_STEPS_MS,
     bgr_to_yuv,
+    draw_frame,
     make_audio_only,
     make_clip,
     make_garbage,
@@ -583,3 +584,21 @@ def test_unreachable_url_is_input_error() -> None:
     with pytest.raises(InputError, match="cannot read") as err:
         FileSource("http://127.0.0.1:9/clip.mp4")
     assert isinstance(err.value, NstError) and err.value.hint
+
+
+def test_tags_that_are_not_utf8_do_not_make_a_file_unreadable(tmp_path: Path) -> None:
+    # Old camcorders and Windows taggers write Latin-1: the file is fine, only its title's bytes are not UTF-8.
+    clip = tmp_path / "latin1.mkv"
+    with av.open(str(clip), "w", metadata_encoding="latin-1") as out:
+        out.metadata["title"] = "Café"
+        vs = out.add_stream("libx264", rate=12)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+        for i in range(3):
+            frame = av.VideoFrame.from_ndarray(draw_frame(i, 64, 48), format="bgr24")
+            frame.pts = i
+            out.mux(vs.encode(frame))
+        out.mux(vs.encode(None))
+    out_path = tmp_path / "out.mp4"
+    transcode(clip, out_path)
+    with av.open(str(out_path)) as c:
+        assert c.streams.video[0].frames == 3 and c.metadata["title"].startswith("Caf")

@@ -193,7 +193,7 @@ class FileSource:
             if p.stat().st_size == 0:
                 raise InputError(f"input {p} is empty (0 bytes)", "the file may still be copying or was cut off")
         try:
-            self._container = av.open(str(path), "r")
+            self._container = av.open(str(path), "r", metadata_errors="replace")
         except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
             raise InputError(
                 f"cannot read {path}: not a media file or its header is corrupt ({_av_message(exc)})",
@@ -565,7 +565,7 @@ def _first_packets(source: str | Path, indices: set[int], limit: int = 2000, max
     packets or `max_bytes` read (a stream with no packets must not make it read a whole 4K film)."""
     found: dict[int, Any] = {}
     read = 0
-    with contextlib.suppress(av.FFmpegError, OSError), av.open(str(source), "r") as src:
+    with contextlib.suppress(av.FFmpegError, OSError), av.open(str(source), "r", metadata_errors="replace") as src:
         for n, packet in enumerate(src.demux()):  # every stream, so the byte count is what was read
             read += packet.size
             index = packet.stream.index
@@ -698,7 +698,7 @@ class VideoFileSink:
             raise OutputError(f"cannot create {self._tmp}: {_av_message(exc)}", "check the output directory") from None
         if source is not None:
             try:
-                self._src = av.open(str(source), "r")
+                self._src = av.open(str(source), "r", metadata_errors="replace")
             except (av.FFmpegError, OSError) as exc:
                 raise InputError(
                     f"cannot reopen {source} to copy its audio: {_av_message(exc)}", "check the input file"

@@ -14,6 +14,11 @@ from nstvideo.errors import OutputError
 def check_output(inp: Path | None, out: Path, overwrite: bool) -> None:
     """Refuse an output that equals the input, exists without --overwrite, or has no writable dir."""
     out = Path(out)
+    if len(os.fsencode(out.name)) > NAME_MAX:
+        raise OutputError(
+            f"output name {out.name[:40]}… is {len(os.fsencode(out.name))} bytes long; file names hold {NAME_MAX}",
+            "choose a shorter name",
+        )
     if inp is not None and _same_file(Path(inp), out):
         raise OutputError(f"output {out} is the input file", "choose another output path; inputs are never overwritten")
     if out.is_dir():
@@ -40,10 +45,17 @@ def _same_file(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
 
 
+#: Bytes in one file name on Linux, macOS and Windows filesystems.
+NAME_MAX = 255
+
+
 def temp_path_for(out: Path) -> Path:
     """A fresh, hidden temp file name beside `out`, keeping its suffix so muxers pick the right format."""
     out = Path(out)
-    fd, name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=f".part{out.suffix}", dir=out.parent or ".")
+    stem = out.stem
+    while len(os.fsencode(f".{stem}.12345678.part{out.suffix}")) > NAME_MAX:  # a long legal name must still fit
+        stem = stem[:-1]
+    fd, name = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".part{out.suffix}", dir=out.parent or ".")
     os.close(fd)
     # mkstemp makes the file 0600 and the rename keeps it: give it the mode a plain open() would have.
     umask = os.umask(0)

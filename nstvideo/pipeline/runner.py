@@ -309,7 +309,7 @@ def image_targets(inp: str | Path, out: str | Path, *, overwrite: bool = False) 
         raise OutputError(f"output {dst} is a file but the input is a directory", "give a directory as OUT")
     if not dst.exists() and is_image_path(dst):
         raise OutputError(f"input {src} is a directory but output {dst} is an image name", "give a directory as OUT")
-    if dst.exists() and dst.resolve() == src.resolve():
+    if dst.exists() and os.path.samefile(dst, src):  # also through a bind mount or another spelling of it
         raise OutputError(f"output directory {dst} is the input directory", "choose another directory")
     if dst.is_dir():
         if not os.access(dst, os.W_OK):

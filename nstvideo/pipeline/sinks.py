@@ -44,8 +44,8 @@ def write_image(path: str | Path, image: np.ndarray) -> None:
     if not ok:
         raise ProcessingError(f"could not encode {p}", "try another image format")
     try:
-        with atomic_output(p) as tmp:
-            buf.tofile(str(tmp))
+        with atomic_output(p) as tmp, open(tmp, "wb") as f:
+            f.write(buf.tobytes())  # numpy's tofile loses the errno (a full disk said "N requested and M written")
     except OSError as exc:
         reason = exc.strerror or (os.strerror(exc.errno) if exc.errno else str(exc) or "write failed")
         raise ProcessingError(f"cannot write {p}: {reason}", "check free disk space and permissions") from exc
