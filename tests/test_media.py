@@ -602,3 +602,33 @@ def test_tags_that_are_not_utf8_do_not_make_a_file_unreadable(tmp_path: Path) ->
     transcode(clip, out_path)
     with av.open(str(out_path)) as c:
         assert c.streams.video[0].frames == 3 and c.metadata["title"].startswith("Caf")
+
+
+def test_a_hidden_pre_roll_stays_hidden_in_matroska(tmp_path: Path) -> None:
+    # A trimmed mp4 (`ffmpeg -ss -c copy`, phone editors): 0.5 s of video and audio before zero, hidden by its edit
+    # list. Matroska cannot store that: copied as it is, the audio would play half a second early over no picture.
+    clip = tmp_path / "trimmed.mp4"
+    with av.open(str(clip), "w", options={"avoid_negative_ts": "disabled"}) as out:
+        vs = out.add_stream("libx264", rate=24)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+        audio = out.add_stream("aac", rate=48000)
+        audio.layout = "stereo"
+        for i in range(24):
+            frame = av.VideoFrame.from_ndarray(draw_frame(i, 64, 48), format="bgr24")
+            frame.pts = i - 12
+            out.mux(vs.encode(frame))
+        out.mux(vs.encode(None))
+        for i in range(48):
+            samples = np.zeros((2, 1024), np.float32)
+            frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="stereo")
+            frame.sample_rate, frame.pts = 48000, i * 1024 - 24000
+            out.mux(audio.encode(frame))
+        out.mux(audio.encode(None))
+    out_path = tmp_path / "out.mkv"
+    transcode(clip, out_path)
+    first_audio = packets(out_path, "audio")[0]
+    assert float(first_audio.pts * first_audio.time_base) < 0.05
+    t_out, _ = video_times(out_path)
+    assert len(t_out) == 12 and t_out[0] < 0.05
+    with av.open(str(out_path)) as c:
+        assert c.duration / av.time_base == pytest.approx(0.52, abs=0.05)

@@ -102,6 +102,8 @@ _ENCODE_SWS = _SWS_BILINEAR | _SWS_ACCURATE_RND
 _DECODE_SWS = _SWS_BILINEAR | _SWS_ACCURATE_RND | _SWS_FULL_CHR_H_INT
 
 # Container tags the muxer writes itself; copying them would be stale or wrong.
+#: Muxers that cannot store a timestamp below zero (they move every stream up instead).
+_NO_NEGATIVE_TS = ("matroska", "webm")
 _SKIP_CONTAINER_TAGS = {"major_brand", "minor_version", "compatible_brands", "encoder", "duration"}
 _SKIP_STREAM_TAGS = {"handler_name", "vendor_id", "encoder", "duration", "bps", "number_of_frames", "number_of_bytes"}
 
@@ -855,6 +857,12 @@ class VideoFileSink:
                 continue
             if self._start > 0 and t < -1e-6:
                 continue
+            if t < 0 and self._out.format.name in _NO_NEGATIVE_TS:
+                # A pre-roll the source's edit list hides (a trimmed phone video, `ffmpeg -ss -c copy`) would be
+                # heard here, over no picture, as the muxer moves it to zero: only the packet at zero is kept.
+                end = t + 2 * float((packet.duration or 0) * packet.time_base)
+                if end <= 0:
+                    continue
             if until_s is not None and t > until_s:
                 self._held = packet
                 return
