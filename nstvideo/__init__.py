@@ -12,6 +12,10 @@ __version__ = "0.1.0"
 __all__ = ["StyleModel", "Stylizer", "list_styles", "__version__"]
 
 
+def __dir__() -> list[str]:
+    return sorted({*__all__, *(n for n in globals() if n.startswith("__"))})  # tab completion sees the lazy names
+
+
 def __getattr__(name: str) -> Any:
     # Imported on first use: the CLI starts (and answers Ctrl-C as itself) before numpy and OpenCV load.
     if name == "Stylizer":

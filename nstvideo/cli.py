@@ -152,7 +152,7 @@ def styles(
     found = list_styles(models_dir or (), errors=problems)
     for p in problems:
         log.warning("warning: %s", p)
-    if any("does not exist" not in p for p in problems):
+    if any("contract" in p or "cannot load" in p for p in problems):
         log.warning("hint: a net made elsewhere becomes a style with `nstvideo import MODEL NEW.onnx`; or move it")
     if not found:
         console.print(
@@ -356,7 +356,7 @@ def train(
 
 @app.command("export")
 def export_cmd(
-    checkpoint: Annotated[Path, typer.Argument(help="A training checkpoint (.ckpt).")],
+    checkpoint: Annotated[Path, typer.Argument(metavar="CHECKPOINT", help="A training checkpoint (.ckpt).")],
     out: Annotated[Path, typer.Argument(metavar="OUT", help="The .onnx file to write.")],
     name: Annotated[str | None, typer.Option(help="Style name (default: the checkpoint's).")] = None,
     title: Annotated[str | None, typer.Option(help="Default for these five: what `nstvideo train` was given.")] = None,

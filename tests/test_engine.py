@@ -249,3 +249,33 @@ def test_a_frame_too_large_for_memory_is_refused_with_a_size_that_fits(tiny_mode
     with pytest.raises(UsageError, match="too large"):
         Stylizer(tiny_model, size=256, device="cpu")(strip)
     assert Stylizer(tiny_model, size=0, device="cpu")(strip).shape == strip.shape
+
+
+def test_api_misuse_gets_the_conversion_that_fixes_it(tiny_model, frame):
+    s = Stylizer(tiny_model, size=0, device="cpu")
+    cases = [
+        (np.dstack([frame, frame[..., :1]]), "COLOR_BGRA2BGR"),
+        (frame[..., 0], "COLOR_GRAY2BGR"),
+        (frame.astype(np.float32) / 255, "* 255"),
+        (np.ascontiguousarray(frame.transpose(2, 0, 1)), "transpose(1, 2, 0)"),
+    ]
+    for bad, fix in cases:
+        with pytest.raises(InputError) as err:
+            s(bad)
+        assert fix in err.value.hint
+    with pytest.raises(InputError, match="list of frames"):
+        s.stylize_batch(frame)  # one frame, not a batch: iterating it would give rows
+    with pytest.raises(InputError, match="smaller than 16"):
+        s(np.zeros((8, 8, 3), np.uint8))
+    for kw in ({"threads": -1}, {"threads": "2"}, {"preserve_color": "no"}):
+        with pytest.raises(UsageError):
+            Stylizer(tiny_model, device="cpu", **kw)
+    with pytest.raises(UsageError, match="a name, a path"):
+        Stylizer(None)
+
+
+def test_close_frees_the_session(tiny_model, frame):
+    with Stylizer(tiny_model, device="cpu") as s:
+        assert s(frame).shape == frame.shape
+    with pytest.raises(UsageError, match="closed"):
+        s(frame)

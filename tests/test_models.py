@@ -96,3 +96,19 @@ def test_a_newer_format_asks_for_a_newer_nstvideo(tmp_path):
     with pytest.raises(ModelError, match="format 2") as err:
         read_model(contract_model(tmp_path / "v2.onnx", ["N", "H", "W", 3], version="2"))
     assert "upgrade nstvideo" in err.value.hint
+
+
+def test_odd_metadata_and_hidden_twins_are_handled(tmp_path, models_dir):
+    import shutil
+
+    model = onnx.load(str(contract_model(tmp_path / "huge.onnx", ["N", "H", "W", 3])))
+    model.metadata_props.add(key="nstvideo.recommended_size", value="100000")
+    onnx.save(model, str(tmp_path / "huge.onnx"))
+    assert read_model(tmp_path / "huge.onnx").recommended_size == 512  # not a 150000x100000 frame
+    twin = tmp_path / "twins"
+    twin.mkdir()
+    shutil.copy(models_dir / "tiny.onnx", twin / "tiny-copy.onnx")
+    problems: list[str] = []
+    styles = list_styles([models_dir, twin], errors=problems)
+    assert [m.path.parent for m in styles if m.name == "tiny"] == [models_dir]
+    assert any("tiny-copy.onnx is hidden by" in p for p in problems)

@@ -11,13 +11,11 @@ import numpy as np
 
 from nstvideo.errors import InputError, ProcessingError, UsageError
 from nstvideo.pipeline import post
-from nstvideo.pipeline.models import INPUT_NAME, OUTPUT_NAME, StyleModel, resolve_style
+from nstvideo.pipeline.models import INPUT_NAME, MAX_SIDE, MIN_SIDE, OUTPUT_NAME, StyleModel, resolve_style
 from nstvideo.pipeline.session import create_session, ort_module, trt_profile_problem
 
 log = logging.getLogger("nstvideo")
 
-MIN_SIDE = 16
-MAX_SIDE = 4320  # 8K UHD's short side; beyond it a frame is gigabytes of activations
 MAX_PIXELS = 7680 * MAX_SIDE  # 8K UHD: a larger frame (--size 0 on a big photo) runs a machine out of memory
 MAX_LONG_SIDE = 16384  # a panorama or a strip: its short side alone says nothing of its size
 
@@ -67,13 +65,32 @@ def check_batch_size(batch_size: int) -> int:
     return int(batch_size)
 
 
+def _conversion(f: object) -> str:
+    """The line that turns what the caller has into an HxWx3 uint8 BGR frame."""
+    if not isinstance(f, np.ndarray):
+        if hasattr(f, "convert") and hasattr(f, "size"):  # a PIL image
+            return "from PIL: np.asarray(img.convert('RGB'))[..., ::-1]"
+        return "read frames with cv2.imread / cv2.VideoCapture, or pass a NumPy array"
+    if f.ndim == 2 or (f.ndim == 3 and f.shape[2] == 1):
+        return "grey: cv2.cvtColor(f, cv2.COLOR_GRAY2BGR)"
+    if f.ndim == 3 and f.shape[2] == 4:
+        return "with alpha: cv2.cvtColor(f, cv2.COLOR_BGRA2BGR)"
+    if f.ndim == 3 and f.shape[0] == 3 and f.shape[2] != 3:
+        return "channels first: np.ascontiguousarray(f.transpose(1, 2, 0))"
+    if f.dtype == np.uint16:
+        return "16-bit: (f >> 8).astype(np.uint8)"
+    if f.dtype.kind == "f":
+        return "floats in 0..1: (f * 255).clip(0, 255).round().astype(np.uint8)"
+    return "convert it to HxWx3 uint8, colours in BGR order (OpenCV's)"
+
+
 def _check_frame(f: object) -> np.ndarray:
-    """An HxWx3 uint8 BGR array, or an InputError saying what it is instead."""
+    """An HxWx3 uint8 BGR array, or an InputError saying what it is instead and how to convert it."""
     if f is None:  # what cv2.imread returns for a missing or unreadable file
         raise InputError("a frame is None (did cv2.imread fail to read the file?)", "check the image path")
     if not isinstance(f, np.ndarray) or f.dtype != np.uint8 or f.ndim != 3 or f.shape[2] != 3:
         what = f"{f.dtype} {f.shape}" if isinstance(f, np.ndarray) else type(f).__name__
-        raise InputError(f"frames must be HxWx3 uint8 BGR arrays, got {what}", "convert with OpenCV")
+        raise InputError(f"frames must be HxWx3 uint8 BGR arrays, got {what}", _conversion(f))
     if f.size == 0:
         raise InputError(f"a frame is empty ({f.shape})", "check where the frames come from")
     return f
@@ -85,7 +102,11 @@ class Stylizer:
     `size` is the processing short side in pixels (None: the model's recommended size, 0: the frame's own);
     output frames keep the input's size unless `output_size` (a short side) is given. With `smooth` > 0 the frames
     are one sequence in call order (post.TemporalSmoother, at the processing size: cheap, and the upscale stays
-    sharp); `reset()` at a cut.
+    sharp); `reset()` at a cut. `threads` caps ONNX Runtime's CPU threads (0: its default, all cores).
+
+    Threads: with `smooth` 0 one Stylizer may be called from several threads at once (ONNX Runtime sessions are
+    thread-safe); with `smooth` > 0 it holds one sequence's state, so use one Stylizer per stream. `close()` (or a
+    `with` block) frees the model's memory now rather than when the object is collected.
     """
 
     def __init__(
@@ -103,6 +124,14 @@ class Stylizer:
     ) -> None:
         if isinstance(models_dirs, (str, Path)):  # one folder, not a sequence of characters
             models_dirs = [models_dirs]
+        if not isinstance(style, (str, Path, StyleModel)):
+            raise UsageError(
+                f"style must be a name, a path or a StyleModel, got {type(style).__name__}", "e.g. 'mosaic'"
+            )
+        if not isinstance(preserve_color, (bool, np.bool_)):  # "no" would be truthy and turn it on
+            raise UsageError(f"preserve_color must be True or False, got {preserve_color!r}", "e.g. True")
+        if not post.is_number(threads, integer=True) or threads < 0:
+            raise UsageError(f"threads must be a whole number, 0 (all cores) or more, got {threads!r}", "e.g. 2")
         self.model = style if isinstance(style, StyleModel) else resolve_style(style, models_dirs)
         bad_size = size is not None and not post.is_number(size, integer=True)
         if bad_size or size is not None and size != 0 and not MIN_SIDE <= size <= MAX_SIDE:
@@ -116,15 +145,25 @@ class Stylizer:
         self.size = self.model.recommended_size if size is None else size
         self.output_size = output_size
         self.strength = check_strength(strength)
-        self.preserve_color = preserve_color
+        self.preserve_color = bool(preserve_color)
         self.smoother = post.TemporalSmoother(smooth)
-        self.session, self.session_info = create_session(self.model.path, device, threads)
+        self.session, self.session_info = create_session(self.model.path, device, int(threads))
         self._run_options = ort_module().RunOptions()
         self._run_options.log_severity_level = 4  # a failed run raises, and becomes our one error line; no ORT log
 
     def reset(self) -> None:
         """Start a new sequence: the next frame is not blended with anything before it."""
         self.smoother.reset()
+
+    def close(self) -> None:
+        """Free the model's session (GPU memory, TensorRT engine) now; the Stylizer cannot be used after."""
+        self.session = None
+
+    def __enter__(self) -> Stylizer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def provider(self) -> str:
@@ -136,12 +175,18 @@ class Stylizer:
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         """Raw model call on an [N, H, W, 3] uint8 BGR batch."""
+        if self.session is None:
+            raise UsageError("this Stylizer is closed", "make a new one")
         return self.session.run([OUTPUT_NAME], {INPUT_NAME: batch}, self._run_options)[0]
 
     def stylize_batch(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Stylise same-sized frames in one model call (a GPU is faster on batches)."""
         if isinstance(frames, np.ndarray) and frames.ndim == 4:  # an N x H x W x 3 batch
             frames = list(frames)
+        elif isinstance(frames, np.ndarray):  # iterating one frame would give its rows
+            raise InputError(
+                f"stylize_batch takes a list of frames, got one array {frames.shape}", "one frame: call the Stylizer"
+            )
         if len(frames) == 0:
             return []
         h, w = _check_frame(frames[0]).shape[:2]
@@ -150,6 +195,10 @@ class Stylizer:
                 raise InputError("frames in one batch must share a size", "stylise them one by one")
         proc = scaled_size(w, h, self.size)
         out_size = self.output_shape(w, h)
+        if min(proc) < MIN_SIDE:  # only at size 0: any other size scales the frame up to at least 16
+            raise InputError(
+                f"frame {w}x{h} is smaller than {MIN_SIDE} px a side", "give a size (16 or more) to scale it up"
+            )
         check_frame_size(proc, "processing size", "--size")
         if self.output_size:  # the input's own size costs only a resize; a chosen one may be absurd (a strip)
             check_frame_size(out_size, "output size", "--output-size")

@@ -19,6 +19,8 @@ INPUT_NAME = "frames"
 OUTPUT_NAME = "stylized"
 SUPPORTED_FORMAT = "1"
 DEFAULT_SIZE = 512
+MIN_SIDE = 16  # the smallest frame side a style takes
+MAX_SIDE = 4320  # 8K UHD's short side; beyond it a frame is gigabytes of activations
 
 
 @dataclass(frozen=True)
@@ -51,10 +53,12 @@ class StyleModel:
 
     @property
     def recommended_size(self) -> int:
+        """The file's size if it is one a frame can have (a file made by hand may say anything), else 512."""
         try:
-            return int(self.get("recommended_size", str(DEFAULT_SIZE)))
+            size = int(self.get("recommended_size", str(DEFAULT_SIZE)))
         except ValueError:
             return DEFAULT_SIZE
+        return size if MIN_SIDE <= size <= MAX_SIDE else DEFAULT_SIZE
 
 
 def _contract_problem(session) -> str | None:  # noqa: ANN001 - onnxruntime.InferenceSession
@@ -146,7 +150,11 @@ def list_styles(models_dirs: Sequence[str | Path] = (), errors: list[str] | None
                 if errors is not None:
                     errors.append(exc.message)
                 continue
-            found.setdefault(model.name, model)  # earlier folders win
+            if model.name in found:  # earlier folders win; a hidden one is said, not lost without a word
+                if errors is not None:
+                    errors.append(f"style '{model.name}' in {path} is hidden by {found[model.name].path}")
+                continue
+            found[model.name] = model
     return sorted(found.values(), key=lambda m: m.name)
 
 
