@@ -632,3 +632,28 @@ def test_a_hidden_pre_roll_stays_hidden_in_matroska(tmp_path: Path) -> None:
     assert len(t_out) == 12 and t_out[0] < 0.05
     with av.open(str(out_path)) as c:
         assert c.duration / av.time_base == pytest.approx(0.52, abs=0.05)
+
+
+@pytest.mark.parametrize(("in_suffix", "out_suffix"), [(".mp4", ".mkv"), (".mkv", ".mp4")])
+def test_chapters_are_kept_on_the_output_timeline(tmp_path: Path, in_suffix: str, out_suffix: str) -> None:
+    clip = tmp_path / f"in{in_suffix}"
+    with av.open(str(clip), "w") as out:
+        out.set_chapters(
+            [{"id": i + 1, "start": i * 12, "end": (i + 1) * 12, "time_base": Fraction(1, 24),
+              "metadata": {"title": f"Part {i}"}} for i in range(3)]
+        )  # fmt: skip
+        vs = out.add_stream("libx264", rate=24)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+        for i in range(36):
+            frame = av.VideoFrame.from_ndarray(draw_frame(i, 64, 48), format="bgr24")
+            frame.pts = i
+            out.mux(vs.encode(frame))
+        out.mux(vs.encode(None))
+    out_path = tmp_path / f"out{out_suffix}"
+    logs: list[str] = []
+    transcode(clip, out_path, start=0.25, duration=1.0, log=logs.append)
+    with av.open(str(out_path)) as c:
+        got = [(float(ch["start"] * ch["time_base"]), float(ch["end"] * ch["time_base"]), ch["metadata"]["title"])
+               for ch in c.chapters()]  # fmt: skip
+    assert got == [(0.0, 0.25, "Part 0"), (0.25, 0.75, "Part 1"), (0.75, 1.0, "Part 2")]
+    assert not any("dropped" in line for line in logs)  # the mp4's chapter track is not "a dropped stream"

@@ -753,9 +753,11 @@ class VideoFileSink:
         kept = {s.index for s in src.streams if s.type in ("audio", "subtitle")}
         firsts = _first_packets(src.name, kept) if kept else {}
         dropped = 0
+        chapters = self._copy_chapters()
         for s in src.streams:
             if s.type not in ("audio", "subtitle"):
-                if s.index != vsrc.index:
+                # an mp4's chapters come as a data stream too: they are copied above, not lost
+                if s.index != vsrc.index and not (chapters and s.type == "data"):
                     dropped += 1
                 continue
             codec = s.codec_context.codec.canonical_name if s.codec_context is not None else "unknown"
@@ -784,6 +786,35 @@ class VideoFileSink:
                 with contextlib.suppress(av.FFmpegError):
                     src.seek(max(int((origin - 2.0) * av.time_base), 0), backward=True)
             self._demux = src.demux(*streams)
+
+    def _copy_chapters(self) -> int:
+        """Chapters on the output's timeline: moved by its zero, cut to --start/--duration. Returns how many."""
+        try:
+            chapters = self._src.chapters()
+        except (av.FFmpegError, AttributeError):
+            return 0
+        span = self.info.duration
+        kept = []
+        for ch in chapters:
+            tb = ch["time_base"]
+            start = max(float(ch["start"] * tb) - self.info.origin, 0.0)
+            end = float(ch["end"] * tb) - self.info.origin
+            if span is not None:
+                end = min(end, span)
+            if end - start > 1e-3:
+                ms = Fraction(1, 1000)
+                kept.append({"id": len(kept) + 1, "start": round(start * 1000), "end": round(end * 1000),
+                             "time_base": ms, "metadata": dict(ch.get("metadata") or {})})  # fmt: skip
+        if chapters and not kept:
+            self.log(f"note: the source's {len(chapters)} chapter(s) are outside the part written; none kept")
+        if not kept:
+            return 0
+        try:
+            self._out.set_chapters(kept)
+        except (av.FFmpegError, ValueError, TypeError) as exc:
+            self.log(f"note: the source's chapters could not be written ({_av_message(exc)}); dropped")
+            return 0
+        return len(kept)
 
     # -- writing -----------------------------------------------------------------------------------------------------
 
