@@ -657,3 +657,19 @@ def test_chapters_are_kept_on_the_output_timeline(tmp_path: Path, in_suffix: str
                for ch in c.chapters()]  # fmt: skip
     assert got == [(0.0, 0.25, "Part 0"), (0.25, 0.75, "Part 1"), (0.75, 1.0, "Part 2")]
     assert not any("dropped" in line for line in logs)  # the mp4's chapter track is not "a dropped stream"
+
+
+def test_frame_count_of_a_matroska_file_that_starts_late(tmp_path: Path) -> None:
+    # Cut from a recording: timestamps start at 1000 s, and the DURATION tag says where the track ends.
+    clip = tmp_path / "late.mkv"
+    with av.open(str(clip), "w") as out:
+        vs = out.add_stream("libx264", rate=24)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+        for i in range(24):
+            frame = av.VideoFrame.from_ndarray(draw_frame(i, 64, 48), format="bgr24")
+            frame.pts, frame.time_base = 24000 + i, Fraction(1, 24)
+            out.mux(vs.encode(frame))
+        out.mux(vs.encode(None))
+    with FileSource(clip) as src:
+        assert src.info.frame_count == 24 and src.info.duration == pytest.approx(1.0, abs=0.05)
+        assert len(list(src.frames())) == 24

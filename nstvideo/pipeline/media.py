@@ -248,8 +248,8 @@ class FileSource:
         total = None  # the video's end on the file's timeline (from `zero`)
         if vs.duration:
             total = float((vs.duration + (vs.start_time or 0) - zero) * tb)
-        elif declared is not None:
-            total = declared
+        elif declared is not None:  # FFmpeg's Matroska DURATION is where the track ends, not how long it is
+            total = declared - float(zero * tb) if declared > float(zero * tb) else declared
         elif container.duration:
             total = container.duration / av.time_base
         if total is not None and self.start > 0 and self.start >= total:
