@@ -258,8 +258,9 @@ def file(
     from nstvideo.pipeline.runner import stylize_file
 
     # Everything that can be refused is refused before a model is loaded: input, output, encoder options.
-    with FileSource(inp, start=start, duration=duration):
-        pass
+    with FileSource(inp, start=start, duration=duration) as source:
+        if source.still:  # a one-frame "video" no player would show
+            raise UsageError(f"{inp} is a still image; `file` makes videos", f"for a photo: nstvideo image {inp} OUT")
     check_output(inp, out, overwrite)
     check_encode_options(out, encoder, crf, preset)
     check_batch_size(batch_size)

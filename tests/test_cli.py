@@ -732,3 +732,19 @@ def test_debug_keeps_the_exit_code(models_dir: Path, clips: Path, out_dir: Path)
     r = cli("--debug", "file", clips / "missing.mp4", out_dir / "o.mp4", "--models-dir", models_dir, "--style", "tiny")
     assert "Traceback" in r.stderr
     assert r.returncode == 2
+
+
+def test_animations_stills_and_tiff_go_where_they_belong(models_dir: Path, clips: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    pictures = [Image.fromarray(np.full((48, 64, 3), 40 * i, np.uint8)) for i in range(3)]
+    pictures[0].save(tmp_path / "anim.webp", save_all=True, append_images=pictures[1:], duration=100)
+    r = stylise(models_dir, "image", tmp_path / "anim.webp", tmp_path / "first.png")
+    assert_ok(r)
+    assert "anim.webp is animated; only its first frame" in r.stdout + r.stderr
+    assert_error(stylise(models_dir, "file", tmp_path / "anim.webp", tmp_path / "o.mp4"), 2, "animated WebP")
+    error, hint = assert_error(stylise(models_dir, "file", clips / "photo.jpg", tmp_path / "o.mp4"), 2, "still image")
+    assert "nstvideo image" in hint
+    cv2.imwrite(str(tmp_path / "scan.tif"), cv2.imread(str(clips / "photo.jpg")))
+    assert_ok(stylise(models_dir, "image", tmp_path / "scan.tif", tmp_path / "scan-styled.tiff"))
+    assert cv2.imread(str(tmp_path / "scan-styled.tiff")).shape == (48, 64, 3)

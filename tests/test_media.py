@@ -673,3 +673,20 @@ def test_frame_count_of_a_matroska_file_that_starts_late(tmp_path: Path) -> None
     with FileSource(clip) as src:
         assert src.info.frame_count == 24 and src.info.duration == pytest.approx(1.0, abs=0.05)
         assert len(list(src.frames())) == 24
+
+
+def test_a_transparent_video_says_its_alpha_is_dropped(tmp_path: Path) -> None:
+    clip = tmp_path / "logo.mov"  # a PNG-in-QuickTime overlay, as editors export them
+    with av.open(str(clip), "w") as out:
+        vs = out.add_stream("png", rate=12)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "rgba"
+        for i in range(3):
+            frame = av.VideoFrame.from_ndarray(np.dstack([draw_frame(i, 64, 48), np.full((48, 64), 128, np.uint8)]),
+                                               format="bgra")  # fmt: skip
+            frame.pts = i
+            out.mux(vs.encode(frame))
+        out.mux(vs.encode(None))
+    with FileSource(clip) as src:
+        assert any("transparency is dropped" in n for n in src.notes)
+    with FileSource(make_clip(tmp_path / "plain.mp4", frames=2)) as src:
+        assert not any("transparency" in n for n in src.notes)

@@ -35,6 +35,7 @@ from nstvideo.errors import (
     UsageError,
 )
 from nstvideo.pipeline.outputs import temp_path_for
+from nstvideo.pipeline.sources import is_animated
 
 __all__ = [
     "CONTAINER_FORMATS",
@@ -105,7 +106,9 @@ _DECODE_SWS = _SWS_BILINEAR | _SWS_ACCURATE_RND | _SWS_FULL_CHR_H_INT
 #: Muxers that cannot store a timestamp below zero (they move every stream up instead).
 _NO_NEGATIVE_TS = ("matroska", "webm")
 _SKIP_CONTAINER_TAGS = {"major_brand", "minor_version", "compatible_brands", "encoder", "duration"}
-_SKIP_STREAM_TAGS = {"handler_name", "vendor_id", "encoder", "duration", "bps", "number_of_frames", "number_of_bytes"}
+_SKIP_STREAM_TAGS = {
+    "handler_name", "vendor_id", "encoder", "duration", "bps", "number_of_frames", "number_of_bytes", "alpha_mode"
+}  # fmt: skip
 
 # What the AAC encoder takes for a source layout it refuses (unnamed, or more than 8 channels: downmixed to stereo).
 _AAC_DEFAULT_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "4.0", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
@@ -194,6 +197,11 @@ class FileSource:
                 raise InputError(f"input {p} is a directory", "give a video file")
             if p.stat().st_size == 0:
                 raise InputError(f"input {p} is empty (0 bytes)", "the file may still be copying or was cut off")
+            if p.suffix.lower() == ".webp" and is_animated(p):
+                raise InputError(
+                    f"{p} is an animated WebP, which FFmpeg cannot decode",
+                    "convert it to a video or a GIF with another tool first; nstvideo image stylises its first frame",
+                )
         try:
             self._container = av.open(str(path), "r", metadata_errors="replace")
         except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
@@ -209,6 +217,8 @@ class FileSource:
 
     def _setup(self) -> None:
         container = self._container
+        # A photo read as a video (FFmpeg's image demuxers): one frame, which `file` refuses and a camera repeats.
+        self.still = container.format.name == "image2" or container.format.name.endswith("_pipe")
         videos = [v for v in container.streams.video if not int(v.disposition) & _ATTACHED_PIC]
         if not videos:
             what = "audio only" if container.streams.audio else "no audio either"
@@ -219,6 +229,8 @@ class FileSource:
             )
         vs = videos[0]  # not a cover picture, which some taggers store first
         vs.thread_type = "AUTO"
+        if _has_alpha(vs):
+            self.notes.append("note: the video's transparency is dropped (H.264 video has none)")
         self._stream = vs
         tb = vs.time_base or Fraction(1, 90000)
         self._tb = tb
@@ -612,6 +624,19 @@ def _aac_layout(name: str, channels: int) -> str:
         return name
     except (av.FFmpegError, ValueError):
         return _AAC_DEFAULT_LAYOUTS.get(channels, "stereo")
+
+
+def _has_alpha(stream: Any) -> bool:
+    """A transparent video: an alpha plane in its pixels (ProRes 4444, PNG, QuickTime RLE) or, for VP8/VP9 in WebM,
+    the alpha_mode tag (the decoder gives the alpha separately)."""
+    tags = {k.lower(): v for k, v in stream.metadata.items()}
+    if tags.get("alpha_mode") == "1":
+        return True
+    try:
+        fmt = av.VideoFormat(stream.codec_context.pix_fmt)
+    except (TypeError, ValueError, av.FFmpegError):
+        return False
+    return len(fmt.components) in (2, 4)  # grey+alpha, colour+alpha
 
 
 def _copy_tags(src: dict[str, str], dst: Any, skip: set[str]) -> None:

@@ -23,7 +23,7 @@ def check_output(inp: Path | None, out: Path, overwrite: bool) -> None:
         raise OutputError(f"output {out} is the input file", "choose another output path; inputs are never overwritten")
     if out.is_dir():
         raise OutputError(f"output {out} is a directory", "give a file name for the output")
-    if out.exists() and not overwrite:
+    if (out.exists() or out.is_symlink()) and not overwrite:  # a dangling link is something of the user's too
         raise OutputError(f"output {out} already exists", "pass --overwrite to replace it, or choose another name")
     check_parent(out)
 

@@ -391,6 +391,8 @@ def _stylize_image(src: Path, dst: Path, stylizer: Any) -> None:
         styled = np.dstack([styled, resize(alpha, (styled.shape[1], styled.shape[0]))])
     elif alpha is not None:
         log.info("note: %s's transparency is dropped (write .png or .webp to keep it)", src.name)
+    if extras.animated:
+        log.info("note: %s is animated; only its first frame is stylised", src.name)
     if extras.bits > 8:
         log.info("note: %s has %d bits per channel; the styles work in 8, so %s has 8", src.name, extras.bits, dst.name)
     write_image(dst, styled)

@@ -10,9 +10,9 @@ import numpy as np
 
 from nstvideo.errors import InputError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 #: Image types that keep transparency (an input's alpha is carried to an output of these).
-ALPHA_SUFFIXES = (".png", ".webp")
+ALPHA_SUFFIXES = (".png", ".webp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".ts", ".flv", ".wmv", ".mpg", ".mpeg")
 
 
@@ -54,6 +54,7 @@ class ImageExtras:
 
     alpha: np.ndarray | None  # HxW uint8; None when the image has none or is opaque everywhere
     bits: int  # per channel: 16 for a 16-bit PNG, else 8
+    animated: bool = False  # an animated WebP/PNG, of which only the first frame is read
 
 
 def read_extras(path: str | Path) -> ImageExtras:
@@ -62,16 +63,33 @@ def read_extras(path: str | Path) -> ImageExtras:
     p = Path(path)
     if p.suffix.lower() not in ALPHA_SUFFIXES:
         return ImageExtras(None, 8)
+    animated = is_animated(p)
     img = cv2.imdecode(np.fromfile(str(p), dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if img is None:
-        return ImageExtras(None, 8)
+        return ImageExtras(None, 8, animated)
     bits = 16 if img.dtype == np.uint16 else 8
     if img.ndim != 3 or img.shape[2] != 4:
-        return ImageExtras(None, bits)
+        return ImageExtras(None, bits, animated)
     alpha = img[:, :, 3]
     if bits == 16:
         alpha = np.round(alpha.astype(np.float32) / 257).astype(np.uint8)
-    return ImageExtras(None if alpha.min() == 255 else alpha, bits)
+    return ImageExtras(None if alpha.min() == 255 else alpha, bits, animated)
+
+
+def is_animated(path: str | Path) -> bool:
+    """An animated WebP or PNG (APNG): OpenCV reads their first frame only, FFmpeg cannot read animated WebP."""
+    p = Path(path)
+    try:
+        with open(p, "rb") as f:
+            head = f.read(1 << 16)
+    except OSError:
+        return False
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return b"ANIM" in head[12:4096]
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        idat = head.find(b"IDAT")
+        return b"acTL" in head[: idat if idat > 0 else len(head)]
+    return False
 
 
 def list_images(folder: str | Path) -> list[Path]:
