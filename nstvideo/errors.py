@@ -61,7 +61,7 @@ class Interrupted(NstError):
 
         name = signal.Signals(signum).name
         super().__init__(f"interrupted by {name}" + (f"; {detail}" if detail else ""))
-        self.exit_code = EXIT_SIGTERM if signum == signal.SIGTERM else EXIT_SIGINT
+        self.exit_code = 128 + int(signum)  # as a shell reports a process a signal ended: 130, 143, 129 (SIGHUP)
 
 
 class MissingDependencyError(NstError):

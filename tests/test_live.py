@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 import pytest
 
+from nstvideo.errors import UsageError
 from nstvideo.pipeline.hotkeys import ESC, LEFT_KEYS, RIGHT_KEYS, LiveControls, LiveState
 from nstvideo.pipeline.live import CLOSED, TIMEOUT, LatestSlot, StyleBank, style_models
 from nstvideo.pipeline.sinks import ffmpeg_protocols, opencv_gui
@@ -209,7 +210,10 @@ def test_lost_stream_camera_exits_cleanly(models_dir: Path, clip: Path) -> None:
     assert summary(r)["shown"] >= 10  # it did show the stream while it lasted
 
 
-def test_sigterm_finalises_the_recording(models_dir: Path, clip: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])  # HUP: terminal closed
+def test_a_stop_signal_finalises_the_recording(
+    models_dir: Path, clip: Path, tmp_path: Path, signum: int, code: int
+) -> None:
     rec = tmp_path / "rec.mkv"
     cmd = [sys.executable, "-m", "nstvideo", "webcam", "--models-dir", str(models_dir), "--style", "tiny",
            "--no-window", "--camera", str(clip), "--loop", "--record", str(rec)]  # fmt: skip
@@ -220,13 +224,33 @@ def test_sigterm_finalises_the_recording(models_dir: Path, clip: Path, tmp_path:
             time.sleep(0.05)
         assert proc.poll() is None, proc.communicate()[1]
         time.sleep(1.5)  # the recording is open; let frames flow
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signum)
         out, err = proc.communicate(timeout=30)
     finally:
         reap(proc)
-    assert_error(subprocess.CompletedProcess(cmd, proc.returncode, out, err), 143, "SIGTERM", str(rec), hint=False)
+    name = signal.Signals(signum).name
+    assert_error(subprocess.CompletedProcess(cmd, proc.returncode, out, err), code, name, str(rec), hint=False)
     assert frame_count(rec)[0] >= 5
     assert leftovers(tmp_path) == []
+
+
+def test_a_failing_recording_leaves_the_stream_running(models_dir: Path, clip: Path, tmp_path: Path) -> None:
+    # The disk under the recording fills (here: a file size limit): the stream and the run go on; the run still
+    # ends with the recording's error.
+    import resource
+
+    def small_files() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead of killing the process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4_000, 4_000))
+
+    rec = tmp_path / "rec.mp4"
+    camera = make_clip(tmp_path / "noise.mp4", width=320, height=240, frames=24, fps=24, pattern="noise")
+    r = webcam(models_dir, "--no-window", "--camera", camera, "--loop", "--record", rec, "--stream",
+               "udp://127.0.0.1:5129", "--max-frames", "60", preexec_fn=small_files)  # fmt: skip
+    assert_error(r, 1, "File too large")
+    assert "failed (" in r.stderr and "the other outputs go on" in r.stderr
+    assert summary(r)["shown"] == 60
+    assert leftovers(tmp_path) == [] and not rec.exists()
 
 
 # -- refusals ------------------------------------------------------------------------------------------------------
@@ -310,6 +334,17 @@ def test_bad_live_options_are_refused(models_dir: Path, clip: Path, args: list[s
     assert_error(webcam(models_dir, "--no-window", *camera, *args), 2, mention)
 
 
+def test_stream_urls_are_checked_as_ffmpeg_will_use_them() -> None:
+    from nstvideo.pipeline.sinks import check_stream_url
+
+    assert check_stream_url("UDP://127.0.0.1:5000").startswith("udp://127.0.0.1:5000?")  # FFmpeg knows no "UDP"
+    with pytest.raises(UsageError, match="broadcast"):
+        check_stream_url("udp://255.255.255.255:5000")
+    assert "broadcast=1" in check_stream_url("udp://255.255.255.255:5000?broadcast=1")
+    with pytest.raises(UsageError, match="cannot find host"):
+        check_stream_url("udp://no.such.host.invalid:5000")
+
+
 def test_a_full_net_on_the_cpu_points_to_the_lite_one() -> None:
     from nstvideo.pipeline.live import _cpu_speed_hint
     from nstvideo.pipeline.models import resolve_style
@@ -325,8 +360,9 @@ def test_recording_never_replaces_the_camera_file(models_dir: Path, clip: Path, 
     camera = tmp_path / "cam.mp4"
     shutil.copy(clip, camera)
     before = camera.read_bytes()
-    r = webcam(models_dir, "--no-window", "--camera", camera, "--record", camera, "--overwrite")
-    assert_error(r, 2, "is the input")
+    for spec in (camera, f"file://{camera}"):  # FFmpeg reads file: URLs too
+        r = webcam(models_dir, "--no-window", "--camera", spec, "--record", camera, "--overwrite")
+        assert_error(r, 2, "is the input")
     assert camera.read_bytes() == before
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from nstvideo.entry import STOP_SIGNALS
 from nstvideo.errors import InputError, OutputError, ProcessingError, UsageError
 from nstvideo.export.losses import (
     MOTION_NOISE,
@@ -163,9 +164,6 @@ def list_images(data: Path) -> list[Path]:
 
 def to_tensor(rgb: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float()
-
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def _leave_signals_to_the_trainer(worker_id: int) -> None:  # noqa: ARG001

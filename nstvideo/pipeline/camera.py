@@ -190,6 +190,8 @@ class CameraSource:
         self._container: av.container.InputContainer | None = None
         self._pending: np.ndarray | None = None
         self._clock: tuple[float, float] | None = None  # (wall time, media time) pacing anchor
+        self._loop_offset = 0.0  # --loop: media time of the passes before this one, so pacing runs on across a wrap
+        self._pass_end = 0.0  # where this pass's last frame stops being shown
         self.fourcc = ""
         if _is_url(self.spec):
             self.kind = "url"
@@ -238,8 +240,11 @@ class CameraSource:
         try:
             self._container = av.open(self.spec, "r", timeout=(URL_OPEN_TIMEOUT_S, URL_READ_TIMEOUT_S))
         except (av.FFmpegError, OSError) as exc:
+            detail = " ".join(str(exc).split())
+            if "Immediate exit requested" in detail:  # FFmpeg's words for its own timeout
+                detail = f"nothing arrived within {URL_OPEN_TIMEOUT_S:g} s"
             raise InputError(
-                f"cannot open camera URL {self.spec}: {' '.join(str(exc).split())}",
+                f"cannot open camera URL {self.spec}: {detail}",
                 "check the address, and that the sender is running and sending video",
             ) from None
         if not self._container.streams.video:
@@ -251,6 +256,7 @@ class CameraSource:
         first = self._next_url_frame()
         if first is None:
             raise InputError(f"{self.spec} sent no video frames", "check that the sender is running")
+        self._pending = first  # shown, not only measured
         self.height, self.width = first.shape[:2]
         rate = vs.average_rate or vs.guessed_rate
         self.fps = float(rate) if rate else DEFAULT_FPS
@@ -320,12 +326,15 @@ class CameraSource:
             if not self.loop or self._file is None:
                 return None
             self._file.close()
-            self._open_file()  # play it again
-            self._clock = None
+            self._open_file()  # play it again, its last frame shown for its time (a still image: 1/fps)
+            self._loop_offset, self._pass_end = self._loop_offset + self._pass_end, 0.0
             item = next(self._frames, None)
             if item is None:
                 return None
-        self._pace(float(item.pts * self._tb), stop)
+        t = float(item.pts * self._tb)
+        shown = float(item.duration * self._tb) if item.duration else 1.0 / self.fps
+        self._pass_end = max(self._pass_end, t + shown)
+        self._pace(self._loop_offset + t, stop)
         return item.image
 
     def _next_url_frame(self) -> np.ndarray | None:

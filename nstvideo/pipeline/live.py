@@ -14,6 +14,7 @@ import collections
 import contextlib
 import logging
 import math
+import signal
 import statistics
 import threading
 import time
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -36,6 +37,7 @@ from nstvideo.pipeline.post import check_smooth
 from nstvideo.pipeline.runner import Stage, StopFlag, as_processing_error, interruptible
 
 log = logging.getLogger("nstvideo")
+T = TypeVar("T")
 
 STATUS_EVERY_S = 5.0
 RECORD_PRESET = "veryfast"  # live recordings must keep up with the camera
@@ -105,6 +107,7 @@ class SinkWorker:
         self.dropped = 0
         self.sent = 0
         self.error: BaseException | None = None
+        self.reported = False  # its error was shown while the others went on
         self._thread = threading.Thread(target=self._run, name=f"nstvideo-{name}", daemon=True)
         self._thread.start()
 
@@ -412,13 +415,19 @@ def _check_options(opts: LiveOptions) -> None:
         check_stream_url(opts.stream)
     if opts.record is not None:
         # A video file played as the camera is an input like any other: a recording never replaces it.
-        camera_file = Path(str(opts.camera))
+        camera_file = _camera_path(str(opts.camera))
         check_output(camera_file if camera_file.is_file() else None, opts.record, opts.overwrite)
         check_encode_options(opts.record, "auto", RECORD_CRF, RECORD_PRESET)
     if opts.window:
         d = Path(opts.output_dir)
         if not d.is_dir():
             raise OutputError(f"--output-dir {d} is not a directory", f"create it first: mkdir -p {d}")
+
+
+def _camera_path(camera: str) -> Path:
+    """The file a camera spec reads: a path, or FFmpeg's file: URL of one (file:///x.mp4, file:x.mp4), which FFmpeg
+    reads as the path after "file:", as it is."""
+    return Path(camera[5:] if camera.lower().startswith("file:") else camera)
 
 
 def run_live(opts: LiveOptions) -> LiveStats:
@@ -437,7 +446,10 @@ def _setup_and_run(opts: LiveOptions, stop: StopFlag, stack: contextlib.ExitStac
         stack.callback(window.close)
     models, index = style_models(opts.style, opts.models_dirs)
     source = stack.enter_context(
-        CameraSource(opts.camera, width=opts.width, height=opts.height, fps=opts.fps, loop=opts.loop)
+        _while_stoppable(
+            lambda: CameraSource(opts.camera, width=opts.width, height=opts.height, fps=opts.fps, loop=opts.loop),
+            stop,
+        )
     )
     fourcc = f", {source.fourcc}" if source.fourcc else ""
     log.info("%s: %dx%d at %.3g fps%s", source.description, source.width, source.height, source.fps, fourcc)
@@ -472,7 +484,7 @@ def _setup_and_run(opts: LiveOptions, stop: StopFlag, stack: contextlib.ExitStac
                             models_dirs=opts.models_dirs)  # fmt: skip
 
         bank = StyleBank(models, make)
-        first = bank.get(index)
+        first = _while_stoppable(lambda: bank.get(index), stop)  # a TensorRT engine build takes minutes
         log.info("style %s on %s, processing short side %s", first.model.name, first.provider,
                  f"{first.size} px" if first.size else "native")  # fmt: skip
         if hint := _cpu_speed_hint(first.model, first.provider, [m.name for m in models]):
@@ -593,6 +605,28 @@ def _run(opts: LiveOptions, source: CameraSource, bank: StyleBank, state: LiveSt
     return stats
 
 
+def _while_stoppable(work: Callable[[], T], stop: StopFlag) -> T:
+    """Run `work` (a camera or URL that takes seconds to open, a model load) in a thread, so a signal stops the
+    run at once rather than when the work gives up; the abandoned thread dies with the process."""
+    box: dict[str, Any] = {}
+
+    def body() -> None:
+        try:
+            box["result"] = work()
+        except BaseException as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=body, name="nstvideo-open", daemon=True)
+    thread.start()
+    while thread.is_alive() and not stop.event.is_set():
+        thread.join(0.05)
+    if stop.event.is_set():
+        raise Interrupted(stop.signum or signal.SIGINT, "")  # nothing was written yet
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
 def _fresh_path(folder: Path, stem: str, suffix: str) -> Path:
     """folder/stem.suffix, or stem-2, stem-3... so two snapshots or recordings in one second never collide."""
     path, n = folder / f"{stem}{suffix}", 1
@@ -617,8 +651,16 @@ def _display_loop(opts: LiveOptions, state: LiveState, controls: LiveControls, s
             if t.error is not None:
                 raise t.error
         for worker in workers:
-            if worker.error is not None:
-                raise worker.error
+            if worker.error is not None and not worker.reported:
+                # One output failing (a full disk under the recording, a stream refused) leaves the others running;
+                # the run still ends with its error (exit 1). Headless with nothing else to feed, it stops now.
+                if window is None and all(w.error is not None or w.finishing for w in workers):
+                    raise worker.error
+                worker.reported = True
+                message = worker.error.message if isinstance(worker.error, NstError) else str(worker.error)
+                log.warning("warning: %s failed (%s); the other outputs go on", worker.name, message)
+                if worker is recorder:
+                    recorder = None
         if window is not None:
             controls.handle(window.poll_key(1))
             if stats.shown and window.closed:  # closed with its title-bar button
@@ -639,7 +681,7 @@ def _display_loop(opts: LiveOptions, state: LiveState, controls: LiveControls, s
         out = cv2.flip(item.image, 1) if opts.mirror_output else item.image
         shared = LiveFrame(out, item.t, item.style, item.provider)
         for worker in workers:
-            if not worker.finishing:
+            if not worker.finishing and worker.error is None:
                 worker.put(shared)
         if state.take_record_toggle():
             if recorder is not None:

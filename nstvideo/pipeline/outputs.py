@@ -55,7 +55,12 @@ def temp_path_for(out: Path) -> Path:
     stem = out.stem
     while len(os.fsencode(f".{stem}.12345678.part{out.suffix}")) > NAME_MAX:  # a long legal name must still fit
         stem = stem[:-1]
-    fd, name = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".part{out.suffix}", dir=out.parent or ".")
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".part{out.suffix}", dir=out.parent or ".")
+    except OSError as exc:  # the folder went away (an unplugged drive) or never took files (/proc)
+        raise OutputError(
+            f"cannot write into {out.parent}: {exc.strerror or exc}", "check that the folder exists and is writable"
+        ) from None
     os.close(fd)
     # mkstemp makes the file 0600 and the rename keeps it: give it the mode a plain open() would have.
     umask = os.umask(0)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from nstvideo.entry import STOP_SIGNALS
 from nstvideo.errors import Interrupted, NstError, ProcessingError
 
 log = logging.getLogger("nstvideo")
@@ -22,7 +23,7 @@ QUEUE_SIZE = 8
 
 
 class StopFlag:
-    """Set by SIGINT/SIGTERM; every stage polls it so shutdown is prompt and clean."""
+    """Set by a stop signal (entry.STOP_SIGNALS); every stage polls it so shutdown is prompt and clean."""
 
     def __init__(self) -> None:
         self.event = threading.Event()
@@ -39,13 +40,13 @@ class StopFlag:
 
 @contextlib.contextmanager
 def interruptible() -> Iterator[StopFlag]:
-    """Turn SIGINT/SIGTERM into a StopFlag for the duration (main thread only)."""
+    """Turn the stop signals into a StopFlag for the duration (main thread only)."""
     flag = StopFlag()
     if threading.current_thread() is not threading.main_thread():
         yield flag
         return
     previous = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in STOP_SIGNALS:
         previous[sig] = signal.signal(sig, lambda signum, _frame: flag.set(signum))
     try:
         yield flag

@@ -318,7 +318,20 @@ def check_stream_url(url: str) -> str:
             f"this FFmpeg build (in PyAV's wheel) has no {scheme.upper()} support, so --stream {scheme}:// cannot work",
             "use --stream udp://HOST:PORT, or install PyAV built against an FFmpeg with libsrt",
         )
+    try:
+        socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_DGRAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UsageError(
+            f"--stream {url}: cannot find host {parts.hostname} ({exc.strerror if isinstance(exc, OSError) else exc})",
+            "check the name, or give the receiver's IP address",
+        ) from None
+    url = scheme + url[len(parts.scheme) :]  # FFmpeg knows "udp", not "UDP"
     query = parse_qs(parts.query)
+    if scheme == "udp" and parts.hostname == "255.255.255.255" and "broadcast" not in query:
+        raise UsageError(
+            f"--stream {url}: sending to the broadcast address needs FFmpeg's broadcast option",
+            f"add it: --stream '{url}{'&' if parts.query else '?'}broadcast=1' (or send to one address)",
+        )
     if scheme == "udp" and "pkt_size" not in query:
         # PyAV 18 does not pass open options to the protocol, so the datagram size goes in the URL.
         url = f"{url}{'&' if parts.query else '?'}pkt_size={UDP_PACKET}"
