@@ -147,9 +147,16 @@ class SinkWorker:
             self._finishing = True
             self._cond.notify()
 
-    def join(self, timeout: float = 15.0) -> None:
+    def join(self, timeout: float | None = None) -> None:
+        """Finish and wait: a recording gets two minutes to encode its queue and write its index (4K frames, a slow
+        disk), and says so when it takes more than a moment; a newest-wins sink, 15 s."""
         self.finish()
-        self._thread.join(timeout)
+        if timeout is None:
+            timeout = 120.0 if self._queue.maxlen and self._queue.maxlen > 1 else 15.0
+        self._thread.join(min(timeout, 1.0))
+        if self._thread.is_alive():
+            log.info("finishing %s (%d frames queued)...", self.name, len(self._queue))
+            self._thread.join(max(timeout - 1.0, 0.0))
 
 
 class Recording:
