@@ -50,6 +50,13 @@ def resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(img, size, interpolation=interp)
 
 
+def check_size(size: int | None) -> None:
+    """--size: None (the style's own), 0 (the frame's own) or a short side the nets can take."""
+    bad = size is not None and not post.is_number(size, integer=True)
+    if bad or size is not None and size != 0 and not MIN_SIDE <= size <= MAX_SIDE:
+        raise UsageError(f"--size must be 0 (native) or {MIN_SIDE}-{MAX_SIDE}, got {size!r}", "e.g. --size 512")
+
+
 def check_strength(strength: float) -> float:
     if not post.is_number(strength) or not 0.0 <= strength <= 1.0:
         raise UsageError(f"--strength must be between 0 and 1, got {strength!r}", "e.g. --strength 0.7")
@@ -133,9 +140,7 @@ class Stylizer:
         if not post.is_number(threads, integer=True) or threads < 0:
             raise UsageError(f"threads must be a whole number, 0 (all cores) or more, got {threads!r}", "e.g. 2")
         self.model = style if isinstance(style, StyleModel) else resolve_style(style, models_dirs)
-        bad_size = size is not None and not post.is_number(size, integer=True)
-        if bad_size or size is not None and size != 0 and not MIN_SIDE <= size <= MAX_SIDE:
-            raise UsageError(f"--size must be 0 (native) or {MIN_SIDE}-{MAX_SIDE}, got {size!r}", "e.g. --size 512")
+        check_size(size)
         if output_size is not None and (
             not post.is_number(output_size, integer=True) or not MIN_SIDE <= output_size <= MAX_SIDE
         ):

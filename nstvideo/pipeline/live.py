@@ -30,7 +30,7 @@ import numpy as np
 
 from nstvideo.errors import Interrupted, NstError, OutputError, UsageError
 from nstvideo.pipeline.camera import DEFAULT_HEIGHT, DEFAULT_WIDTH, CameraSource
-from nstvideo.pipeline.engine import Stylizer, check_strength
+from nstvideo.pipeline.engine import Stylizer, check_size, check_strength
 from nstvideo.pipeline.hotkeys import HELP, LiveControls, LiveState
 from nstvideo.pipeline.models import StyleModel, list_styles, resolve_style
 from nstvideo.pipeline.post import check_smooth
@@ -407,6 +407,7 @@ def _check_options(opts: LiveOptions) -> None:
     from nstvideo.pipeline.outputs import check_output
     from nstvideo.pipeline.sinks import check_stream_url
 
+    check_size(opts.size)
     check_strength(opts.strength)
     check_smooth(opts.smooth)
     if opts.max_frames is not None and opts.max_frames < 1:
@@ -448,10 +449,10 @@ def _setup_and_run(opts: LiveOptions, stop: StopFlag, stack: contextlib.ExitStac
     from nstvideo.pipeline.sinks import PreviewWindow, StreamSink, VirtualCameraSink
 
     # Cheap refusals first (window, style names, camera, sinks), the slow model load last.
+    models, index = style_models(opts.style, opts.models_dirs)
     window = PreviewWindow("nstvideo") if opts.window else None
     if window is not None:
         stack.callback(window.close)
-    models, index = style_models(opts.style, opts.models_dirs)
     source = stack.enter_context(
         _while_stoppable(
             lambda: CameraSource(opts.camera, width=opts.width, height=opts.height, fps=opts.fps, loop=opts.loop),
