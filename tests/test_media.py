@@ -690,3 +690,41 @@ def test_a_transparent_video_says_its_alpha_is_dropped(tmp_path: Path) -> None:
         assert any("transparency is dropped" in n for n in src.notes)
     with FileSource(make_clip(tmp_path / "plain.mp4", frames=2)) as src:
         assert not any("transparency" in n for n in src.notes)
+
+
+def test_interlaced_video_is_deinterlaced(tmp_path: Path) -> None:
+    # Broadcast and camcorder video: each frame weaves two fields taken half a frame apart, so a moving edge is a
+    # comb of alternating lines, which a net would paint as stripes.
+    def woven(i: int) -> np.ndarray:
+        img = np.zeros((96, 128, 3), np.uint8)
+        for field in (0, 1):
+            moment = np.zeros_like(img)
+            x = 10 + 6 * (2 * i + field)
+            moment[30:66, x : x + 30] = 255
+            img[field::2] = moment[field::2]
+        return img
+
+    clip = tmp_path / "interlaced.mp4"
+    with av.open(str(clip), "w") as out:
+        vs = out.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt = 128, 96, "yuv420p"
+        vs.codec_context.options = {"x264-params": "interlaced=1:tff=1", "crf": "10"}
+        for i in range(8):
+            frame = av.VideoFrame.from_ndarray(woven(i), format="bgr24")
+            frame.pts = i
+            out.mux(vs.encode(frame))
+        out.mux(vs.encode(None))
+
+    def comb(img: np.ndarray) -> float:
+        grey = img.astype(np.float32).mean(axis=2)
+        return float(np.abs(grey[1:] - grey[:-1]).mean())
+
+    with FileSource(clip) as src:
+        frames = list(src.frames())
+        assert any("deinterlaced" in n for n in src.notes)
+    t_in, tb = video_times(clip)
+    assert [float(f.pts * tb) for f in frames] == pytest.approx(t_in)  # one frame out per frame in, same times
+    assert all(f.duration for f in frames)
+    assert np.mean([comb(f.image) for f in frames]) < 0.3 * np.mean([comb(woven(i)) for i in range(8)])
+    with FileSource(make_clip(tmp_path / "progressive.mp4", frames=2)) as src:
+        assert not any("interlaced" in n for n in src.notes)

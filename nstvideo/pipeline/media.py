@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import itertools
 import math
 import os
 from collections.abc import Callable, Iterator
@@ -300,6 +301,9 @@ class FileSource:
         self._pending: av.VideoFrame | None = first_frame
         self._origin = min(self._origin, first_frame.pts)
         self._rotation = _clockwise_rotation(first_frame.rotation or 0)
+        self._interlaced = bool(first_frame.interlaced_frame)
+        if self._interlaced:
+            self.notes.append("note: interlaced video; deinterlaced (bwdif, one frame per frame)")
         w, h = first_frame.width, first_frame.height
         # Non-square pixels (anamorphic DVD/broadcast video) are resampled to square ones: the net, the encoder
         # and every player then agree on the shape (the pixels as stored would show a 16:9 picture at 5:4).
@@ -467,11 +471,53 @@ class FileSource:
             raise ProcessingError(f"{self.path} is already closed", "this is a bug in the pipeline; please report it")
         if self._pending is None:  # a second pass: start again from --start
             self._decoder = self._decode()
+            decoded: Iterator[av.VideoFrame] = self._decoder
         else:
             pending, self._pending = self._pending, None
-            yield Frame(self._to_bgr(pending), int(pending.pts - self._origin), int(pending.duration))
-        for frame in self._decoder:
+            decoded = itertools.chain([pending], self._decoder)
+        if self._interlaced:
+            decoded = self._deinterlaced(decoded)
+        for frame in decoded:
             yield Frame(self._to_bgr(frame), int(frame.pts - self._origin), int(frame.duration))
+
+    def _deinterlaced(self, frames: Iterator[av.VideoFrame]) -> Iterator[av.VideoFrame]:
+        """Frames with their two fields (taken half a frame apart) made into one picture: a net stylising the
+        raw weave paints the comb on every moving edge. bwdif, one frame out per frame in, flagged frames only."""
+        first = next(frames, None)
+        if first is None:
+            return
+        graph = av.filter.Graph()
+        src = graph.add_buffer(width=first.width, height=first.height, format=first.format.name, time_base=self._tb)
+        deint = graph.add("bwdif", "mode=send_frame:parity=auto:deint=interlaced")
+        sink = graph.add("buffersink")
+        src.link_to(deint)
+        deint.link_to(sink)
+        graph.configure()
+        durations: dict[int, int] = {}
+
+        def drained() -> Iterator[av.VideoFrame]:
+            while True:
+                try:
+                    out = graph.pull()
+                except (av.BlockingIOError, av.EOFError):
+                    return
+                if out.time_base and out.time_base != self._tb:  # bwdif counts in half the input's time base
+                    out.pts = int(round(out.pts * out.time_base / self._tb))
+                    out.time_base = self._tb
+                out.duration = durations.pop(out.pts, 0)
+                yield out
+
+        try:
+            for frame in itertools.chain([first], frames):
+                durations[frame.pts] = frame.duration
+                graph.push(frame)
+                yield from drained()
+            graph.push(None)
+            yield from drained()
+        except av.FFmpegError as exc:
+            raise ProcessingError(
+                f"cannot deinterlace {self.path}: {_av_message(exc)}", "report it, with the file"
+            ) from None
 
     def close(self) -> None:
         """Release the demuxer and decoder."""
