@@ -327,3 +327,44 @@ def read_tkhd_matrix(path: str | Path) -> tuple[float, float, float, float]:
     matrix_at = pos + 4 + 4 + (32 if version == 1 else 20) + 8 + 8
     a, b, _u, c, d = struct.unpack(">iiiii", data[matrix_at : matrix_at + 20])
     return a / 65536, b / 65536, c / 65536, d / 65536
+
+
+def adobe_rgb_icc() -> bytes:
+    """An ICC v2 display profile with Adobe RGB (1998)'s primaries and gamma, written from the spec's fields (no
+    profile files ship with the test machines): what a camera set to Adobe RGB embeds in its JPEGs."""
+    import struct
+
+    def s15(v: float) -> bytes:
+        return struct.pack(">i", round(v * 65536))
+
+    def xyz(x: float, y: float, z: float) -> bytes:
+        return b"XYZ \0\0\0\0" + s15(x) + s15(y) + s15(z)
+
+    name = b"Adobe RGB (test)\0"
+    desc = b"desc\0\0\0\0" + struct.pack(">I", len(name)) + name + b"\0" * 8 + b"\0\0\0" + b"\0" * 67
+    curve = b"curv\0\0\0\0" + struct.pack(">IH", 1, 563) + b"\0\0"  # gamma 563/256 = 2.199
+    tags = [
+        (b"desc", desc),
+        (b"wtpt", xyz(0.9642, 1.0, 0.8249)),
+        (b"rXYZ", xyz(0.60974, 0.31111, 0.01947)),  # the primaries adapted to D50, as in Adobe's own profile
+        (b"gXYZ", xyz(0.20528, 0.62567, 0.06087)),
+        (b"bXYZ", xyz(0.14919, 0.06322, 0.74457)),
+        (b"rTRC", curve),
+        (b"gTRC", curve),
+        (b"bTRC", curve),
+        (b"cprt", b"text\0\0\0\0no copyright\0"),
+    ]
+    offset = 128 + 4 + 12 * len(tags)
+    table, data = b"", b""
+    for sig, body in tags:
+        body += b"\0" * (-len(body) % 4)
+        table += sig + struct.pack(">II", offset + len(data), len(body))
+        data += body
+    size = offset + len(data)
+    header = (
+        struct.pack(">I", size) + b"\0\0\0\0" + struct.pack(">I", 0x02100000) + b"mntrRGB XYZ "
+        + struct.pack(">6H", 2026, 1, 1, 0, 0, 0) + b"acsp" + b"\0" * 24 + struct.pack(">I", 0)
+        + s15(0.9642) + s15(1.0) + s15(0.8249) + b"\0" * 48
+    )  # fmt: skip
+    assert len(header) == 128
+    return header + struct.pack(">I", len(tags)) + table + data

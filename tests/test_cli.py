@@ -748,3 +748,24 @@ def test_animations_stills_and_tiff_go_where_they_belong(models_dir: Path, clips
     cv2.imwrite(str(tmp_path / "scan.tif"), cv2.imread(str(clips / "photo.jpg")))
     assert_ok(stylise(models_dir, "image", tmp_path / "scan.tif", tmp_path / "scan-styled.tiff"))
     assert cv2.imread(str(tmp_path / "scan-styled.tiff")).shape == (48, 64, 3)
+
+
+def test_photos_in_another_colour_space_are_read_in_srgb(models_dir: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    from nstvideo.pipeline.sources import read_image
+    from tests.clips import adobe_rgb_icc
+
+    pixels = np.zeros((32, 48, 3), np.uint8)
+    pixels[:, :24] = (200, 60, 60)  # RGB: a red in Adobe RGB is a redder red in sRGB
+    pixels[:, 24:] = 128
+    Image.fromarray(pixels).save(tmp_path / "adobe.png", icc_profile=adobe_rgb_icc())
+    Image.fromarray(pixels).save(tmp_path / "srgb.png")  # untagged: sRGB, read as it is
+    red, grey = read_image(tmp_path / "adobe.png")[5, [5, 40], ::-1].astype(int)
+    assert red[0] > 220 and red[1] < 60 and red[2] < 60
+    assert np.abs(grey - 128).max() <= 2  # the same white: a grey stays grey
+    assert (read_image(tmp_path / "srgb.png")[:, :, ::-1] == pixels).all()
+    r = stylise(models_dir, "image", tmp_path / "adobe.png", tmp_path / "out.png", "--strength", "0")
+    assert_ok(r)
+    assert (r.stdout + r.stderr).count("converted from Adobe RGB (test) to sRGB") == 1
+    assert cv2.imread(str(tmp_path / "out.png"))[5, 5, 2] > 220

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import cv2
 import numpy as np
 
 from nstvideo.errors import InputError
+
+log = logging.getLogger("nstvideo")
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 #: Image types that keep transparency (an input's alpha is carried to an output of these).
@@ -28,7 +31,7 @@ def read_image(path: str | Path) -> np.ndarray:
     if p.is_dir():
         raise InputError(f"input {p} is a directory", "give an image file, or a directory as both IN and OUT")
     if p.stat().st_size == 0:
-        raise InputError(f"input {p} is empty (0 bytes)", "give a jpg, png, webp or bmp image")
+        raise InputError(f"input {p} is empty (0 bytes)", "give a jpg, png, webp, bmp or tiff image")
     if not is_image_path(p):
         raise InputError(
             f"input {p} is not a supported image type",
@@ -45,7 +48,45 @@ def read_image(path: str | Path) -> np.ndarray:
         raise InputError(
             f"image {p} is {img.shape[1]}x{img.shape[0]}; sides must be at least 16 px", "use a bigger image"
         )
-    return img
+    return _in_srgb(p, img)
+
+
+_noted: set[str] = set()
+
+
+def _in_srgb(path: Path, img: np.ndarray) -> np.ndarray:
+    """The photo in sRGB: one with another embedded profile (Adobe RGB from a camera, Display P3 from a phone)
+    would otherwise be read as sRGB — duller, and written untagged, so shown duller still. The nets were trained on
+    sRGB and an untagged output means sRGB, so its pixels are converted (perceptual intent, LittleCMS via Pillow)."""
+    import io
+
+    from PIL import Image, ImageCms, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:  # reads the header only
+            icc = im.info.get("icc_profile")
+        if not icc:
+            return img
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        name = (profile.profile.profile_description or "an unnamed profile").strip()
+        if profile.profile.xcolor_space.strip() != "RGB" or "srgb" in name.lower():
+            return img  # sRGB already, or a CMYK/grey profile OpenCV's conversion has already left behind
+        transform = ImageCms.buildTransform(
+            profile, ImageCms.createProfile("sRGB"), "RGB", "RGB", renderingIntent=ImageCms.Intent.PERCEPTUAL
+        )
+        rgb = ImageCms.applyTransform(Image.fromarray(np.ascontiguousarray(img[:, :, ::-1])), transform)
+    except (OSError, ValueError, UnidentifiedImageError, ImageCms.PyCMSError) as exc:
+        _note(path, f"note: {path.name}'s colour profile cannot be read ({exc}); its colours are taken as sRGB")
+        return img
+    _note(path, f"note: {path.name}'s colours converted from {name} to sRGB")
+    return np.ascontiguousarray(np.asarray(rgb)[:, :, ::-1])
+
+
+def _note(path: Path, line: str) -> None:
+    """Once per file and process (a job reads its input to check it, then to stylise it)."""
+    if line not in _noted:
+        _noted.add(line)
+        log.info(line)
 
 
 @dataclass(frozen=True)
