@@ -368,3 +368,40 @@ def adobe_rgb_icc() -> bytes:
     )  # fmt: skip
     assert len(header) == 128
     return header + struct.pack(">I", len(tags)) + table + data
+
+
+def make_hdr_clip(path: str | Path, trc: int, linear: np.ndarray, frames: int = 2) -> Path:
+    """A 10-bit BT.2020 HDR clip (lossless FFV1 in Matroska) of `linear`: HxWx3 BT.709 linear light, 1 = SDR white
+    (203 nits, BT.2408), encoded with PQ (trc 16) or HLG (18) as a camera or a grading tool would."""
+    from av.video.reformatter import ColorRange, Colorspace, VideoReformatter
+
+    from nstvideo.pipeline import hdr
+
+    bt2020 = linear @ np.linalg.inv(hdr.BT2020_TO_BT709.astype(np.float64)).T
+    nits = np.clip(bt2020, 0, None) * hdr.SDR_WHITE_NITS
+    if trc == hdr.TRC_PQ:
+        m1, m2 = 2610 / 16384, 2523 / 4096 * 128
+        c1, c2, c3 = 3424 / 4096, 2413 / 4096 * 32, 2392 / 4096 * 32
+        y = np.power(nits / 10000, m1)
+        code = np.power((c1 + c2 * y) / (1 + c3 * y), m2)
+    else:
+        a = 0.17883277
+        b, c = 1 - 4 * a, 0.5 - a * np.log(4 * a)
+        scene = np.power(nits / hdr.HLG_PEAK_NITS, 1 / 1.2)
+        code = np.where(scene <= 1 / 12, np.sqrt(3 * scene), a * np.log(np.maximum(12 * scene - b, 1e-12)) + c)
+    rgb = av.VideoFrame.from_ndarray(np.round(np.clip(code, 0, 1) * 65535).astype(np.uint16), format="rgb48le")
+    yuv = VideoReformatter().reformat(
+        rgb, format="yuv444p10le", src_colorspace=Colorspace.BT2020, dst_colorspace=Colorspace.BT2020,
+        src_color_range=ColorRange.JPEG, dst_color_range=ColorRange.MPEG,
+    )  # fmt: skip
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("ffv1", rate=25)
+        vs.width, vs.height, vs.pix_fmt = linear.shape[1], linear.shape[0], "yuv444p10le"
+        cc = vs.codec_context
+        cc.color_trc, cc.color_primaries, cc.colorspace, cc.color_range = trc, 9, 9, 1
+        for i in range(frames):
+            frame = yuv.reformat(format="yuv444p10le")
+            frame.pts, frame.color_trc, frame.color_primaries, frame.colorspace, frame.color_range = i, trc, 9, 9, 1
+            out.mux(vs.encode(frame))
+        out.mux(vs.encode(None))
+    return Path(path)

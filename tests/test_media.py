@@ -25,6 +25,7 @@ from tests.clips import (
     VFR_STEPS_MS,
     bgr_to_yuv,
     draw_frame,
+    make_hdr_clip,
     make_audio_only,
     make_clip,
     make_garbage,
@@ -728,3 +729,20 @@ def test_interlaced_video_is_deinterlaced(tmp_path: Path) -> None:
     assert np.mean([comb(f.image) for f in frames]) < 0.3 * np.mean([comb(woven(i)) for i in range(8)])
     with FileSource(make_clip(tmp_path / "progressive.mp4", frames=2)) as src:
         assert not any("interlaced" in n for n in src.notes)
+
+
+@pytest.mark.skipif(not hasattr(av.video.reformatter.Colorspace, "BT2020"), reason="PyAV < 18 has no BT.2020 matrix")
+@pytest.mark.parametrize("trc", [16, 18], ids=["PQ", "HLG"])
+def test_hdr_video_is_tone_mapped_to_the_sdr_picture(tmp_path: Path, trc: int) -> None:
+    # A phone's HDR clip: read as SDR it would come out grey and flat. Below the knee the picture must be the SDR
+    # one (BT.709, shown with BT.1886's gamma 2.4); a highlight five times SDR white rolls off to white.
+    linear = np.zeros((48, 96, 3))
+    linear[:, :32] = np.linspace(0.01, 0.7, 32)[None, :, None]
+    linear[:, 32:64] = (0.5, 0.2, 0.05)
+    linear[:, 64:] = 5.0
+    with FileSource(make_hdr_clip(tmp_path / "hdr.mkv", trc, linear)) as src:
+        assert any("HDR video" in n for n in src.notes)
+        rgb = next(src.frames()).image[:, :, ::-1].astype(int)
+    expected = np.round(255 * np.power(linear[:, :64], 1 / 2.4))
+    assert np.abs(rgb[:, :64] - expected).max() <= 2
+    assert rgb[:, 64:].min() >= 250

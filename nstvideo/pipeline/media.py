@@ -35,6 +35,7 @@ from nstvideo.errors import (
     ProcessingError,
     UsageError,
 )
+from nstvideo.pipeline import hdr
 from nstvideo.pipeline.outputs import temp_path_for
 from nstvideo.pipeline.sources import is_animated
 
@@ -301,6 +302,11 @@ class FileSource:
         self._pending: av.VideoFrame | None = first_frame
         self._origin = min(self._origin, first_frame.pts)
         self._rotation = _clockwise_rotation(first_frame.rotation or 0)
+        trc = first_frame.color_trc if first_frame.color_trc in hdr.NAMES else vs.codec_context.color_trc
+        self._hdr = hdr.HdrToSdr(trc) if trc in hdr.NAMES else None
+        if self._hdr is not None:
+            self.notes.append(f"note: HDR video ({hdr.NAMES[trc]}); tone-mapped to SDR BT.709 (the nets and H.264 "
+                              "output are SDR)")  # fmt: skip
         self._interlaced = bool(first_frame.interlaced_frame)
         if self._interlaced:
             self.notes.append("note: interlaced video; deinterlaced (bwdif, one frame per frame)")
@@ -439,8 +445,9 @@ class FileSource:
     def _to_bgr(self, frame: av.VideoFrame) -> np.ndarray:
         """Convert to BGR (full range) with the frame's own matrix and range, then turn it upright."""
         fmt = frame.format
+        deep = "rgb48le" if self._hdr is not None else "bgr24"  # HDR: all 10 bits through to the tone mapping
         if fmt.is_rgb:
-            out = self._reformatter.reformat(frame, format="bgr24")
+            out = self._reformatter.reformat(frame, format=deep)
         else:
             matrix = _MATRIX_FOR_AVCOL_SPC.get(frame.colorspace)
             if matrix is None:
@@ -450,14 +457,14 @@ class FileSource:
                 rng = _AVCOL_RANGE_JPEG if fmt.name.startswith("yuvj") else _AVCOL_RANGE_MPEG
             out = self._reformatter.reformat(
                 frame,
-                format="bgr24",
+                format=deep,
                 src_colorspace=matrix,
                 dst_colorspace=matrix,
                 src_color_range=ColorRange(rng),
                 dst_color_range=ColorRange.JPEG,
                 interpolation=_DECODE_SWS,
             )
-        image = out.to_ndarray()
+        image = out.to_ndarray() if self._hdr is None else self._hdr(out.to_ndarray())
         if self._square is not None:
             interp = cv2.INTER_AREA if self._square[0] < image.shape[1] else cv2.INTER_CUBIC
             image = cv2.resize(image, self._square, interpolation=interp)
