@@ -25,10 +25,10 @@ from tests.clips import (
     VFR_STEPS_MS,
     bgr_to_yuv,
     draw_frame,
-    make_hdr_clip,
     make_audio_only,
     make_clip,
     make_garbage,
+    make_hdr_clip,
     make_truncated,
     marker_corner,
     read_index,
@@ -731,7 +731,7 @@ def test_interlaced_video_is_deinterlaced(tmp_path: Path) -> None:
         assert not any("interlaced" in n for n in src.notes)
 
 
-@pytest.mark.skipif(not hasattr(av.video.reformatter.Colorspace, "BT2020"), reason="PyAV < 18 has no BT.2020 matrix")
+@pytest.mark.skipif(not hasattr(Colorspace, "BT2020"), reason="PyAV < 18 has no BT.2020 matrix")
 @pytest.mark.parametrize("trc", [16, 18], ids=["PQ", "HLG"])
 def test_hdr_video_is_tone_mapped_to_the_sdr_picture(tmp_path: Path, trc: int) -> None:
     # A phone's HDR clip: read as SDR it would come out grey and flat. Below the knee the picture must be the SDR
