@@ -221,6 +221,8 @@ def image(
         return
     image_targets(inp, out, overwrite=overwrite)  # output errors too, before a model is loaded
     s = _stylizer(style, size, output_size, strength, preserve_color, device, models_dir)
+    if not inp.is_dir():
+        _last_output(out)
     stylize_images(str(inp), str(out), s, overwrite=overwrite)
 
 
@@ -283,6 +285,7 @@ def _keyframe(inp, out, style_image, at, frame, size, iterations, content_weight
         tv_weight=tv_weight, init=init, optimizer=optimizer, preserve_color=preserve_color,
         style_scale=style_scale, seed=seed, device=device, vgg=vgg,
     )  # fmt: skip
+    _last_output(out)
     run_keyframe(inp, out, style_image, cfg, at=at, frame=frame, overwrite=overwrite)
 
 
@@ -371,6 +374,7 @@ def export_cmd(
     options = dict(locals())
     from nstvideo.export.studio import export_checkpoint
 
+    _last_output(out)
     export_checkpoint(**options)
 
 
@@ -415,6 +419,7 @@ def import_cmd(
     options["source"] = options.pop("model")
     from nstvideo.export.importer import import_model
 
+    _last_output(out)
     import_model(**options)
 
 
@@ -478,6 +483,19 @@ def doctor(models_dir: ModelsDir = None) -> None:
     run_doctor(models_dir or ())
 
 
+def _last_output(out: Path) -> None:
+    """The job ends when `out` is in place: a Ctrl-C after that must not call a written file interrupted."""
+    from nstvideo.pipeline import outputs
+
+    final = Path(out).absolute()
+
+    def commit(path: Path) -> None:
+        if path.absolute() == final and threading.current_thread() is threading.main_thread():
+            entry.finish()
+
+    outputs.on_commit = commit
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; NstError -> `error:`/`hint:` lines and its exit code, no traceback."""
     args = _global_flags_first(list(sys.argv[1:] if argv is None else argv))
@@ -485,9 +503,13 @@ def main(argv: list[str] | None = None) -> int:
     # Until a job installs its own handlers (which stop it cleanly), a signal ends the run as Ctrl-C does.
     previous = entry.install() if threading.current_thread() is threading.main_thread() else {}
     entry.received.clear()
+    entry.finished = False
     try:
         return _run_app(args, debug)
     finally:
+        from nstvideo.pipeline import outputs
+
+        outputs.on_commit = None
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 

@@ -769,3 +769,24 @@ def test_photos_in_another_colour_space_are_read_in_srgb(models_dir: Path, tmp_p
     assert_ok(r)
     assert (r.stdout + r.stderr).count("converted from Adobe RGB (test) to sRGB") == 1
     assert cv2.imread(str(tmp_path / "out.png"))[5, 5, 2] > 220
+
+
+def test_a_signal_after_the_output_is_in_place_does_not_undo_the_run(
+    models_dir: Path, clips: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ctrl-C the moment the file is renamed into place: the job is done, and says so (it said "interrupted", 130).
+    from nstvideo import cli as cli_module
+    from nstvideo import entry
+
+    real_finish = entry.finish
+
+    def finish_with_a_ctrl_c_at_the_worst_moment() -> None:
+        os.kill(os.getpid(), signal.SIGINT)  # held back while the output is committed
+        real_finish()
+
+    monkeypatch.setattr(entry, "finish", finish_with_a_ctrl_c_at_the_worst_moment)
+    out = tmp_path / "o.png"
+    code = cli_module.main(
+        ["image", str(clips / "photo.jpg"), str(out), "--models-dir", str(models_dir), "--style", "tiny"]
+    )
+    assert code == 0 and cv2.imread(str(out)).shape == (48, 64, 3)

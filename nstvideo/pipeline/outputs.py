@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from nstvideo.errors import OutputError
@@ -69,14 +70,35 @@ def temp_path_for(out: Path) -> Path:
     return Path(name)
 
 
+#: Called with each output just put in place, while the stop signals are held back: the CLI's way to end its job
+#: there when that was its last output (a Ctrl-C landing after it would report a written file as interrupted).
+on_commit: Callable[[Path], None] | None = None
+
+
 @contextlib.contextmanager
 def atomic_output(out: Path) -> Iterator[Path]:
     """Yield a temp path; rename it onto `out` if the block succeeds, delete it otherwise."""
     tmp = temp_path_for(out)
     try:
         yield tmp
-        os.replace(tmp, out)
+        with _signals_held():
+            os.replace(tmp, out)
+            if on_commit is not None:
+                on_commit(Path(out))
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """While the CLI watches its outputs, a stop signal waits until the output is in place (then ends the run, or
+    is dropped if that was the last output); elsewhere nothing changes."""
+    if on_commit is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    from nstvideo import entry
+
+    with entry.held():
+        yield
