@@ -70,6 +70,16 @@ def test_a_pytorch_examples_pth_becomes_a_style(examples, tmp_path: Path) -> Non
     assert stylizer(odd).shape == (37, 54, 3)
 
 
+def test_a_style_imported_again_keeps_working(examples, tmp_path: Path) -> None:
+    # An nstvideo style (ours, or imported before) is a net like any other: its wrapper's names must not clash.
+    pth, net = examples
+    first = import_model(pth, tmp_path / "a.onnx")
+    again = import_model(first, tmp_path / "b.onnx", name="b")
+    frames = smooth_frames(1, 40, 52)
+    got = Stylizer(str(again), size=0, device="cpu").stylize_batch(list(frames))[0]
+    assert np.abs(got.astype(int) - by_pytorch(net, frames)[0]).max() <= 1
+
+
 def test_a_model_zoo_onnx_of_fixed_size_and_old_opset_becomes_a_style(examples, tmp_path: Path) -> None:
     _, net = examples
     zoo = tmp_path / "mosaic-9.onnx"  # as the ONNX model zoo ships them: input1, 1x3x224x224, opset 9
@@ -145,6 +155,9 @@ def test_what_cannot_be_a_style_is_refused_saying_why(tmp_path: Path, examples) 
     (tmp_path / "junk.pth").write_bytes(b"not a pickle")
     with pytest.raises(InputError, match="state dict"):
         import_model(tmp_path / "junk.pth", tmp_path / "o.onnx")
+    torch.save(torch.nn.Linear(2, 2), tmp_path / "module.pth")  # a whole pickled module, not a state dict
+    with pytest.raises(InputError, match="whole pickled model"):
+        import_model(tmp_path / "module.pth", tmp_path / "o.onnx")
     torch.save({"conv1.weight": torch.zeros(3)}, tmp_path / "other.pth")
     with pytest.raises(InputError, match="not a pytorch/examples"):
         import_model(tmp_path / "other.pth", tmp_path / "o.onnx")

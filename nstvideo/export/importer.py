@@ -14,10 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
 
 from nstvideo.errors import InputError, MissingDependencyError, ModelError, UsageError
+
+try:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+except ImportError:
+    raise MissingDependencyError(
+        "the onnx package is not installed; nstvideo import needs it",
+        'install the studio extra: pip install "nstvideo[train]"',
+    ) from None
 from nstvideo.export.graph_passes import NOTE, subpixel_output_convs
 from nstvideo.export.onnx_export import FORMAT_VERSION, INPUT_NAME, OUTPUT_NAME
 from nstvideo.pipeline.engine import MIN_SIDE
@@ -32,7 +39,7 @@ LAYOUTS = ("auto", "nchw", "nhwc")
 OPSET = 17  # what the wrapper's ops need at least 11 for (Pad, Clip and Slice taking inputs, Round)
 MULTIPLES = (1, 2, 4, 8, 16, 32)
 PARITY_SHAPE = (2, 37, 54, 3)  # two frames, sides that are no multiple of anything
-_P = "nstvideo_import/"
+_P = "nstvideo_import"  # the wrapper's names: _free_prefix() makes them unique in the net's graph
 _FLOATS = {TensorProto.FLOAT: np.float32, TensorProto.FLOAT16: np.float16, TensorProto.DOUBLE: np.float64}
 
 
@@ -48,6 +55,13 @@ class Conventions:
     def describe(self) -> str:
         kind = {TensorProto.UINT8: "uint8", TensorProto.FLOAT16: "float16"}.get(self.dtype, "float")
         return f"{'NCHW' if self.channels_first else 'NHWC'} {kind} {self.colour.upper()} {self.value_range}"
+
+
+def _first_line(exc: BaseException, limit: int = 160) -> str:
+    """An exception as one short line: no terminal colours (torch), no source paths or status codes (ONNX Runtime)."""
+    text = re.sub(r"\x1b\[[0-9;]*m|\[ONNXRuntimeError\] : \d+ : \w+ : |/\S*onnxruntime_src\S*\s*", "", str(exc))
+    line = next((t.strip() for t in text.splitlines() if t.strip()), type(exc).__name__)
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 # -- pytorch/examples' fast_neural_style ---------------------------------------------------------------------------
@@ -124,10 +138,17 @@ def _from_pth(path: Path) -> onnx.ModelProto:
     try:
         state = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if "Weights only load failed" in str(exc):
+            raise InputError(
+                f"{path} holds a whole pickled model, not a state dict (reading it would run code from the file)",
+                "where you trust it: net = torch.load(path, weights_only=False); "
+                "torch.save(net.state_dict(), 'net.pth'), then import net.pth",
+            ) from None
+        first = _first_line(exc)
         raise InputError(
-            f"cannot read {path} as a PyTorch state dict: {first[:160]}",
-            "give an .onnx file, or a fast_neural_style .pth/.model saved by pytorch/examples",
+            f"cannot read {path} as a PyTorch state dict: {first}",
+            "give a fast_neural_style .pth/.model (a state dict, as pytorch/examples saves: "
+            "torch.save(net.state_dict(), path)), or an .onnx file",
         ) from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
@@ -172,8 +193,9 @@ def _from_pth(path: Path) -> onnx.ModelProto:
 
 
 def _session(model: onnx.ModelProto):  # noqa: ANN202 - onnxruntime.InferenceSession
-    import onnxruntime as ort
+    from nstvideo.pipeline.session import ort_module
 
+    ort = ort_module()  # says which runtime to install when there is none
     opts = ort.SessionOptions()
     opts.log_severity_level = 4
     return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
@@ -184,8 +206,8 @@ def _load_onnx(path: Path) -> onnx.ModelProto:
         model = onnx.load(str(path))
         onnx.checker.check_model(model)
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise InputError(f"cannot read {path} as an ONNX model: {first[:160]}", "check the file") from None
+        first = _first_line(exc)
+        raise InputError(f"cannot read {path} as an ONNX model: {first}", "check the file") from None
     return model
 
 
@@ -273,9 +295,9 @@ def _upgrade(model: onnx.ModelProto, path: Path) -> onnx.ModelProto:
     try:
         return version_converter.convert_version(model, OPSET)
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        first = _first_line(exc)
         raise ModelError(
-            f"cannot bring {path}'s opset {version} graph to opset {OPSET}: {first[:160]}",
+            f"cannot bring {path}'s opset {version} graph to opset {OPSET}: {first}",
             "re-export the net with a newer opset (torch.onnx.export(..., opset_version=17))",
         ) from None
 
@@ -285,7 +307,7 @@ def _run(session, name: str, x: np.ndarray) -> np.ndarray | str:  # noqa: ANN001
     try:
         return session.run(None, {name: x})[0]
     except Exception as exc:
-        return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        return _first_line(exc, 120)
 
 
 def _grey(conv: Conventions, n: int, h: int, w: int) -> np.ndarray:
@@ -304,7 +326,7 @@ def _side_multiple(session, name: str, conv: Conventions, path: Path, fixed: str
         x = _grey(conv, 2, h, w)
         got = _run(session, name, x)
         if isinstance(got, str):
-            tried.append(f"{w}x{h}: {got}")
+            tried.append(f"{w}x{h}: {got.split(' Status Message:')[0]}")
             continue
         if got.shape == x.shape:
             side = k * -(-MIN_SIDE // k)
@@ -315,24 +337,39 @@ def _side_multiple(session, name: str, conv: Conventions, path: Path, fixed: str
                 )
             return k
         tried.append(f"{w}x{h} gave {list(got.shape)}")
+    if fixed:
+        raise ModelError(
+            f"{path}'s graph runs at {fixed} only (at {tried[0]})",
+            "export the net with free sizes (torch.onnx.export(..., dynamic_axes=...)): style nets take any frame",
+        )
     raise ModelError(
-        f"{path} does not give back an image of its input's size at any size or batch ({tried[0]}; {tried[-1]})"
-        + (f"; its graph was made for {fixed} only" if fixed else ""),
+        f"{path} does not give back an image of its input's size at any size or batch ({tried[0]}; {tried[-1]})",
         "a style net must be fully convolutional (image in, image of the same size out)",
     )
 
 
-def _wrap(model: onnx.ModelProto, inp: str, out: str, conv: Conventions, k: int) -> onnx.ModelProto:
+def _free_prefix(model: onnx.ModelProto) -> str:
+    """A name prefix no node, tensor or weight of the net uses (a net wrapped before has ours already)."""
+    g = model.graph
+    names = {n for node in g.node for n in (node.name, *node.input, *node.output)}
+    names |= {t.name for t in g.initializer} | {v.name for v in (*g.input, *g.output, *g.value_info)}
+    n = 1
+    while any(name.startswith(f"{_P}{n if n > 1 else ''}/") for name in names):
+        n += 1
+    return f"{_P}{n if n > 1 else ''}/"
+
+
+def _wrap(model: onnx.ModelProto, inp: str, out: str, conv: Conventions, k: int, prefix: str) -> onnx.ModelProto:
     """Contract in and out around the net: uint8 BGR [N, H, W, 3] -> net -> the same, everything in the graph."""
     nodes, weights = [], []
 
     def const(name: str, value: object, dtype: type = np.int64) -> str:
-        weights.append(numpy_helper.from_array(np.asarray(value, dtype), _P + name))
-        return _P + name
+        weights.append(numpy_helper.from_array(np.asarray(value, dtype), prefix + name))
+        return prefix + name
 
     def op(kind: str, args: list[str], name: str, **attrs: object) -> str:
-        nodes.append(helper.make_node(kind, args, [_P + name], name=_P + name, **attrs))
-        return _P + name
+        nodes.append(helper.make_node(kind, args, [prefix + name], name=prefix + name, **attrs))
+        return prefix + name
 
     x = op("Cast", [INPUT_NAME], "float", to=TensorProto.FLOAT)
     hw = op("Slice", [op("Shape", [INPUT_NAME], "shape"), const("one", [1]), const("three", [3])], "hw")
@@ -349,7 +386,7 @@ def _wrap(model: onnx.ModelProto, inp: str, out: str, conv: Conventions, k: int)
     if scale != 1.0:
         scaled = op("Mul", [x, const("scale", scale, np.float32)], "scaled")
         x = op("Add", [scaled, const("offset", offset, np.float32)], "ranged")
-    nodes.append(helper.make_node("Cast", [x], [inp], name=_P + "to_net", to=conv.dtype))  # uint8 nets: exact
+    nodes.append(helper.make_node("Cast", [x], [inp], name=prefix + "to_net", to=conv.dtype))  # uint8 nets: exact
     before = len(nodes)
     y = op("Cast", [out], "net_float", to=TensorProto.FLOAT)
     if scale != 1.0:
@@ -362,7 +399,7 @@ def _wrap(model: onnx.ModelProto, inp: str, out: str, conv: Conventions, k: int)
     if conv.colour == "rgb":
         y = op("Gather", [y, const("flip_back", [2, 1, 0])], "bgr", axis=3)
     y = op("Clip", [y, const("lo", 0.0, np.float32), const("hi", 255.0, np.float32)], "clipped")
-    nodes.append(helper.make_node("Cast", [op("Round", [y], "rounded")], [OUTPUT_NAME], name=_P + "uint8",
+    nodes.append(helper.make_node("Cast", [op("Round", [y], "rounded")], [OUTPUT_NAME], name=prefix + "uint8",
                                   to=TensorProto.UINT8))  # fmt: skip
 
     g = model.graph
@@ -450,7 +487,8 @@ def import_model(
     _make_dynamic(model, inp, outp, conv)
     model = _upgrade(model, source)
     inp, outp = _graph_io(model, source)
-    for value, new in ((inp, _P + "net_input"), (outp, _P + "net_output")):
+    prefix = _free_prefix(model)
+    for value, new in ((inp, prefix + "net_input"), (outp, prefix + "net_output")):
         if value.name in (INPUT_NAME, OUTPUT_NAME):  # a net already named as the contract names ours
             _rename(model.graph, value.name, new)
     net = _session(model)
@@ -459,7 +497,7 @@ def import_model(
     rng = np.random.default_rng(0)
     frames = np.clip(np.cumsum(rng.integers(0, 256, PARITY_SHAPE), axis=2) // 16, 0, 255).astype(np.uint8)
     expected = _reference(net, inp.name, frames, conv, k)
-    wrapped = _wrap(model, inp.name, outp.name, conv, k)
+    wrapped = _wrap(model, inp.name, outp.name, conv, k, prefix)
     faster = subpixel_output_convs(wrapped)  # the same numbers, 3x faster last conv on the CPU (bench/RESULTS.md)
     wrapped.ir_version = max(wrapped.ir_version, helper.find_min_ir_version_for(list(wrapped.opset_import)))
     digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
@@ -484,8 +522,8 @@ def import_model(
     try:
         onnx.checker.check_model(wrapped, full_check=True)
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ModelError(f"the wrapped graph of {source.name} is not valid ONNX: {first[:160]}", "report it") from None
+        first = _first_line(exc)
+        raise ModelError(f"the wrapped graph of {source.name} is not valid ONNX: {first}", "report it") from None
     got = _session(wrapped).run([OUTPUT_NAME], {INPUT_NAME: frames})[0]
     diff = int(np.abs(got.astype(np.int16) - expected.astype(np.int16)).max()) if got.shape == expected.shape else -1
     if diff < 0 or diff > 1:
