@@ -253,6 +253,9 @@ def test_a_frame_too_large_for_memory_is_refused_with_a_size_that_fits(tiny_mode
     with pytest.raises(UsageError, match="too large"):
         Stylizer(tiny_model, size=256, device="cpu")(strip)
     assert Stylizer(tiny_model, size=0, device="cpu")(strip).shape == strip.shape
+    with pytest.raises(UsageError, match="no --size fits") as err:  # 20000x16: too long at any size
+        Stylizer(tiny_model, size=0, device="cpu")(np.zeros((16, 20000, 3), np.uint8))
+    assert "crop" in err.value.hint
 
 
 def test_api_misuse_gets_the_conversion_that_fixes_it(tiny_model, frame):

@@ -660,20 +660,34 @@ def test_chapters_are_kept_on_the_output_timeline(tmp_path: Path, in_suffix: str
     assert not any("dropped" in line for line in logs)  # the mp4's chapter track is not "a dropped stream"
 
 
-def test_frame_count_of_a_matroska_file_that_starts_late(tmp_path: Path) -> None:
-    # Cut from a recording: timestamps start at 1000 s, and the DURATION tag says where the track ends.
+@pytest.mark.parametrize("audio_first", [False, True])
+def test_frame_count_of_a_matroska_file_that_starts_late(tmp_path: Path, audio_first: bool) -> None:
+    # Cut from a recording: timestamps start at 1000 s, and the DURATION tag says where the track ends; or its audio
+    # starts at 0 and the video only at 1000 s. Either way there are 24 frames to count (the progress bar's total).
     clip = tmp_path / "late.mkv"
     with av.open(str(clip), "w") as out:
         vs = out.add_stream("libx264", rate=24)
         vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+        audio = out.add_stream("aac", rate=48000) if audio_first else None
         for i in range(24):
             frame = av.VideoFrame.from_ndarray(draw_frame(i, 64, 48), format="bgr24")
             frame.pts, frame.time_base = 24000 + i, Fraction(1, 24)
             out.mux(vs.encode(frame))
         out.mux(vs.encode(None))
+        if audio is not None:
+            sound = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            sound.sample_rate, sound.pts = 48000, 0
+            out.mux(audio.encode(sound))
+            out.mux(audio.encode(None))
     with FileSource(clip) as src:
-        assert src.info.frame_count == 24 and src.info.duration == pytest.approx(1.0, abs=0.05)
+        assert src.info.frame_count == 24
         assert len(list(src.frames())) == 24
+
+
+def test_a_start_past_the_middle_of_the_last_frame_says_so(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in.mp4", times_ms=[0, 5000], fps=25, frames=2)  # the last frame: 5.00-5.04 s
+    with pytest.raises(InputError, match="less than half of the last frame"):
+        FileSource(clip, start=5.03)
 
 
 def test_a_transparent_video_says_its_alpha_is_dropped(tmp_path: Path) -> None:

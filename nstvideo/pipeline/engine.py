@@ -35,10 +35,14 @@ def check_frame_size(size: tuple[int, int], what: str, option: str) -> None:
         return
     short, long = min(w, h), max(w, h)
     fits = int(min((MAX_PIXELS * short / long) ** 0.5, MAX_LONG_SIDE * short / long))
-    raise UsageError(
-        f"{what} {w}x{h} is too large (at most {MAX_PIXELS / 1e6:.0f} megapixels, 8K, and {MAX_LONG_SIDE} px a side)",
-        f"give a smaller {option}: {max(MIN_SIDE, fits)} or less for this picture",
-    )
+    limits = f"at most {MAX_PIXELS / 1e6:.0f} megapixels, 8K, and {MAX_LONG_SIDE} px a side"
+    if fits < MIN_SIDE:  # a strip so long that even its smallest size is too long
+        raise UsageError(
+            f"{what} {w}x{h} is too large ({limits}), and no {option} fits: at {MIN_SIDE} px its long side is "
+            f"{round(MIN_SIDE * long / short)}",
+            f"crop the picture to at most {int(MAX_LONG_SIDE * short / MIN_SIDE)} px of {long} along its long side",
+        )
+    raise UsageError(f"{what} {w}x{h} is too large ({limits})", f"give a smaller {option}: {fits} or less")
 
 
 def resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -279,7 +279,9 @@ class FileSource:
         if self.start == 0 and self.duration is None and vs.frames:
             count = int(vs.frames)
         elif selected is not None and fps:
-            count = max(int(round(selected * fps)), 1)
+            # frames exist from the video's own start on (its audio may begin long before it)
+            video_from = max(float(((vs.start_time or 0) - zero) * tb) - self.start, 0.0)
+            count = max(int(round((selected - min(video_from, selected)) * fps)), 1)
         else:
             count = None
 
@@ -291,8 +293,13 @@ class FileSource:
         if first_frame is None:
             if self.duration is not None and self._reached_start:
                 raise UsageError(
-                    f"duration {self.duration:g}s selects no frames (one frame lasts {float(self._step * tb):.3g}s)",
+                    f"duration {self.duration:g}s selects no frames (a frame is taken when half of it is inside)",
                     "give a longer --duration",
+                )
+            if self.start > 0 and self._reached_start:  # inside the last frame, past its middle
+                raise InputError(
+                    f"start {self.start:g}s leaves less than half of the last frame of {self.path}",
+                    "choose an earlier --start",
                 )
             if self.start > 0:
                 raise InputError(
