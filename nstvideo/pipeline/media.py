@@ -205,7 +205,7 @@ class FileSource:
                     "convert it to a video or a GIF with another tool first; nstvideo image stylises its first frame",
                 )
         try:
-            self._container = av.open(str(path), "r", metadata_errors="replace")
+            self._container = open_input(path)
         except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
             raise InputError(
                 f"cannot read {path}: not a media file or its header is corrupt ({_av_message(exc)})",
@@ -686,6 +686,15 @@ def _aac_layout(name: str, channels: int) -> str:
         return _AAC_DEFAULT_LAYOUTS.get(channels, "stereo")
 
 
+def open_input(path: str | Path) -> Any:
+    """av.open for reading, with tags in UTF-8 as they should be or, failing that, in Windows' Latin-1 (cp1252), as
+    old camcorders and Windows taggers write them — so a title reads "Café", not "Caf\ufffd", and is copied so."""
+    try:
+        return av.open(str(path), "r")
+    except UnicodeDecodeError:
+        return av.open(str(path), "r", metadata_encoding="cp1252", metadata_errors="replace")
+
+
 def _has_alpha(stream: Any) -> bool:
     """A transparent video: an alpha plane in its pixels (ProRes 4444, PNG, QuickTime RLE) or, for VP8/VP9 in WebM,
     the alpha_mode tag (the decoder gives the alpha separately)."""
@@ -785,7 +794,7 @@ class VideoFileSink:
             raise OutputError(f"cannot create {self._tmp}: {_av_message(exc)}", "check the output directory") from None
         if source is not None:
             try:
-                self._src = av.open(str(source), "r", metadata_errors="replace")
+                self._src = open_input(source)
             except (av.FFmpegError, OSError) as exc:
                 raise InputError(
                     f"cannot reopen {source} to copy its audio: {_av_message(exc)}", "check the input file"
