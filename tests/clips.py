@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -405,3 +406,25 @@ def make_hdr_clip(path: str | Path, trc: int, linear: np.ndarray, frames: int = 
             out.mux(vs.encode(frame))
         out.mux(vs.encode(None))
     return Path(path)
+
+
+def mux_video(
+    out: av.container.OutputContainer,
+    count: int,
+    *,
+    size: tuple[int, int] = (64, 48),
+    rate: int = 24,
+    first_pts: int = 0,
+    image: Callable[[int], np.ndarray] | None = None,
+    **options: str,
+) -> None:
+    """Add an H.264 stream to `out` and write `count` numbered frames from pts `first_pts` (in 1/rate)."""
+    vs = out.add_stream("libx264", rate=rate)
+    vs.width, vs.height, vs.pix_fmt = size[0], size[1], "yuv420p"
+    if options:
+        vs.codec_context.options = options
+    for i in range(count):
+        frame = av.VideoFrame.from_ndarray(image(i) if image else draw_frame(i, *size), format="bgr24")
+        frame.pts, frame.time_base = first_pts + i, Fraction(1, rate)
+        out.mux(vs.encode(frame))
+    out.mux(vs.encode(None))

@@ -31,6 +31,7 @@ from tests.clips import (
     make_hdr_clip,
     make_truncated,
     marker_corner,
+    mux_video,
     read_index,
     read_tkhd_matrix,
 )
@@ -592,13 +593,7 @@ def test_tags_that_are_not_utf8_do_not_make_a_file_unreadable(tmp_path: Path) ->
     clip = tmp_path / "latin1.mkv"
     with av.open(str(clip), "w", metadata_encoding="latin-1") as out:
         out.metadata["title"] = "Café"
-        vs = out.add_stream("libx264", rate=12)
-        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
-        for i in range(3):
-            frame = av.VideoFrame.from_ndarray(draw_frame(i, 64, 48), format="bgr24")
-            frame.pts = i
-            out.mux(vs.encode(frame))
-        out.mux(vs.encode(None))
+        mux_video(out, 3)
     out_path = tmp_path / "out.mp4"
     transcode(clip, out_path)
     with av.open(str(out_path)) as c:
@@ -610,15 +605,9 @@ def test_a_hidden_pre_roll_stays_hidden_in_matroska(tmp_path: Path) -> None:
     # list. Matroska cannot store that: copied as it is, the audio would play half a second early over no picture.
     clip = tmp_path / "trimmed.mp4"
     with av.open(str(clip), "w", options={"avoid_negative_ts": "disabled"}) as out:
-        vs = out.add_stream("libx264", rate=24)
-        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
         audio = out.add_stream("aac", rate=48000)
         audio.layout = "stereo"
-        for i in range(24):
-            frame = av.VideoFrame.from_ndarray(draw_frame(i, 64, 48), format="bgr24")
-            frame.pts = i - 12
-            out.mux(vs.encode(frame))
-        out.mux(vs.encode(None))
+        mux_video(out, 24, first_pts=-12)
         for i in range(48):
             samples = np.zeros((2, 1024), np.float32)
             frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="stereo")
@@ -643,13 +632,7 @@ def test_chapters_are_kept_on_the_output_timeline(tmp_path: Path, in_suffix: str
             [{"id": i + 1, "start": i * 12, "end": (i + 1) * 12, "time_base": Fraction(1, 24),
               "metadata": {"title": f"Part {i}"}} for i in range(3)]
         )  # fmt: skip
-        vs = out.add_stream("libx264", rate=24)
-        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
-        for i in range(36):
-            frame = av.VideoFrame.from_ndarray(draw_frame(i, 64, 48), format="bgr24")
-            frame.pts = i
-            out.mux(vs.encode(frame))
-        out.mux(vs.encode(None))
+        mux_video(out, 36)
     out_path = tmp_path / f"out{out_suffix}"
     logs: list[str] = []
     transcode(clip, out_path, start=0.25, duration=1.0, log=logs.append)
@@ -666,14 +649,8 @@ def test_frame_count_of_a_matroska_file_that_starts_late(tmp_path: Path, audio_f
     # starts at 0 and the video only at 1000 s. Either way there are 24 frames to count (the progress bar's total).
     clip = tmp_path / "late.mkv"
     with av.open(str(clip), "w") as out:
-        vs = out.add_stream("libx264", rate=24)
-        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
         audio = out.add_stream("aac", rate=48000) if audio_first else None
-        for i in range(24):
-            frame = av.VideoFrame.from_ndarray(draw_frame(i, 64, 48), format="bgr24")
-            frame.pts, frame.time_base = 24000 + i, Fraction(1, 24)
-            out.mux(vs.encode(frame))
-        out.mux(vs.encode(None))
+        mux_video(out, 24, first_pts=24000)
         if audio is not None:
             sound = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
             sound.sample_rate, sound.pts = 48000, 0
@@ -721,14 +698,7 @@ def test_interlaced_video_is_deinterlaced(tmp_path: Path) -> None:
 
     clip = tmp_path / "interlaced.mp4"
     with av.open(str(clip), "w") as out:
-        vs = out.add_stream("libx264", rate=25)
-        vs.width, vs.height, vs.pix_fmt = 128, 96, "yuv420p"
-        vs.codec_context.options = {"x264-params": "interlaced=1:tff=1", "crf": "10"}
-        for i in range(8):
-            frame = av.VideoFrame.from_ndarray(woven(i), format="bgr24")
-            frame.pts = i
-            out.mux(vs.encode(frame))
-        out.mux(vs.encode(None))
+        mux_video(out, 8, size=(128, 96), rate=25, image=woven, crf="10", **{"x264-params": "interlaced=1:tff=1"})
 
     def comb(img: np.ndarray) -> float:
         grey = img.astype(np.float32).mean(axis=2)
