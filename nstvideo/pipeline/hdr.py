@@ -54,9 +54,11 @@ class HdrToSdr:
         # BT.1886's display gamma 2.4: what an SDR BT.709 picture is shown with
         levels = np.arange(_OUT_STEPS, dtype=np.float64) / (_OUT_STEPS - 1)
         self._to_code = np.round(255 * np.power(levels, 1 / 2.4)).astype(np.uint8)
+        self._to_steps = np.ascontiguousarray(BT2020_TO_BT709[::-1] * (_OUT_STEPS - 1), dtype=np.float32)
 
     def __call__(self, rgb48: np.ndarray) -> np.ndarray:
         linear = self._to_linear[rgb48]  # BT.2020 primaries, tone-mapped
-        linear = cv2.transform(linear, BT2020_TO_BT709)
-        index = np.clip(linear * (_OUT_STEPS - 1) + 0.5, 0, _OUT_STEPS - 1).astype(np.int32)
-        return np.ascontiguousarray(self._to_code[index][:, :, ::-1])  # RGB -> BGR
+        # to BT.709, in B, G, R order, in steps of the output table: one pass for the matrix, the flip and the scale
+        index = cv2.add(cv2.transform(linear, self._to_steps), 0.5)
+        np.clip(index, 0, _OUT_STEPS - 1, out=index)
+        return self._to_code[index.astype(np.uint16)]
