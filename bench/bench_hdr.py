@@ -7,24 +7,13 @@ against swscale straight to 8-bit BGR, on a 10-bit 4:2:0 frame as phones record.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import av
 import numpy as np
 from av.video.reformatter import ColorRange, Colorspace, VideoReformatter
+from timing import median_ms
 
 from nstvideo.pipeline.hdr import TRC_PQ, HdrToSdr
-
-
-def median_ms(fn, runs: int) -> float:  # noqa: ANN001
-    fn()
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return 1000 * statistics.median(times)
 
 
 def main() -> None:

@@ -9,27 +9,16 @@ The net is pytorch/examples fast_neural_style's TransformerNet (random weights: 
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import torch
+from timing import median_ms
 
 from nstvideo.export.importer import _examples_net, import_model
 from nstvideo.pipeline.engine import Stylizer
-
-
-def median_ms(fn, runs: int) -> float:  # noqa: ANN001
-    fn()  # warm-up
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return 1000 * statistics.median(times)
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ except ImportError:
         'install the studio extra: pip install "nstvideo[train]"',
     ) from None
 from nstvideo.export.graph_passes import NOTE, subpixel_output_convs
-from nstvideo.export.onnx_export import FORMAT_VERSION, INPUT_NAME, OUTPUT_NAME
+from nstvideo.export.onnx_export import FORMAT_VERSION, INPUT_NAME, OUTPUT_NAME, painting_metadata
 from nstvideo.pipeline.engine import MIN_SIDE
 from nstvideo.pipeline.outputs import atomic_output, check_output
 
@@ -503,11 +503,7 @@ def import_model(
     digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
     meta = {
         "format_version": FORMAT_VERSION,
-        "style": name,
-        "title": title or name.replace("-", " ").replace("_", " ").title(),
-        "artist": artist or "unknown",
-        "style_source": style_source or "",
-        "style_licence": style_licence or "unknown",
+        **painting_metadata(name, title, artist, style_licence, style_source),
         "architecture": "imported",
         "imported_from": f"{source.name} ({origin}; sha256 {digest}…)",
         "imported_conventions": conv.describe() + (f", sides padded to multiples of {k}" if k > 1 else ""),

@@ -28,6 +28,19 @@ OPSET = 17
 PARITY_SHAPE = (1, 37, 54, 3)
 
 
+def painting_metadata(
+    name: str, title: str | None, artist: str | None, style_licence: str | None, style_source: str | None
+) -> dict[str, str]:
+    """What a style file says about its painting, with the defaults `nstvideo styles` shows for what is not known."""
+    return {
+        "style": name,
+        "title": title or name.replace("-", " ").replace("_", " ").title(),
+        "artist": artist or "unknown",
+        "style_source": style_source or "",
+        "style_licence": style_licence or "unknown",
+    }
+
+
 def round_weights_to_fp16(net: torch.nn.Module) -> None:
     """Round float weights to fp16 precision in place, so parity is measured against what the file stores."""
     with torch.no_grad():

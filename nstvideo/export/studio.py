@@ -11,7 +11,7 @@ import torch
 
 from nstvideo.errors import InputError, Interrupted, OutputError, UsageError
 from nstvideo.export.nets import build_net
-from nstvideo.export.onnx_export import export_onnx
+from nstvideo.export.onnx_export import export_onnx, painting_metadata
 from nstvideo.export.train import (
     NAME,
     STYLE_INFO,
@@ -46,12 +46,8 @@ def style_metadata(
     image_size = int(cfg["image_size"])
     loss_network, loss_network_weights = describe_loss_network(str(cfg["vgg"]))
     return {
-        "style": name,
-        "title": title or name.replace("-", " ").replace("_", " ").title(),
-        "artist": artist or "unknown",
+        **painting_metadata(name, title, artist, style_licence, style_source),
         "style_image": Path(str(cfg["style_image"])).name,
-        "style_source": style_source or "",
-        "style_licence": style_licence or "unknown",
         "loss_network": loss_network,
         "loss_network_weights": loss_network_weights,
         # the steps it ran, not the target: a run stopped early (Ctrl-C, a time budget) is exported as it is
