@@ -66,3 +66,17 @@ class Interrupted(NstError):
 
 class MissingDependencyError(NstError):
     """An optional dependency (onnxruntime, torch) is not installed."""
+
+
+def one_line(exc: BaseException, limit: int = 160) -> str:
+    """An exception from a library as one short line for an `error:` message: no terminal colours (torch), no status
+    codes, source paths or C++ signatures (ONNX Runtime), the part that says what is wrong."""
+    import re
+
+    text = re.sub(
+        r"\x1b\[[0-9;]*m|\[ONNXRuntimeError\] : \d+ : \w+ : |/\S*onnxruntime_src\S*\s*|onnxruntime::\S*\([^)]*\)\s*",
+        "",
+        str(exc),
+    )
+    line = next((t.strip() for t in text.splitlines() if t.strip()), type(exc).__name__)
+    return line if len(line) <= limit else line[: limit - 1] + "…"

@@ -99,7 +99,7 @@ def one_op_net(path: Path, shape: list, op: str, weight: np.ndarray, dtype: int 
         [helper.make_node(op, ["x", "w"], ["y"])], "net", [helper.make_tensor_value_info("x", dtype, shape)],
         [helper.make_tensor_value_info("y", dtype, shape)], initializer=[w],
     )  # fmt: skip
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8), str(path))
     return path
 
 
@@ -133,7 +133,9 @@ def test_what_cannot_be_a_style_is_refused_saying_why(tmp_path: Path, examples) 
          helper.make_tensor_value_info("a", TensorProto.FLOAT, [1])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3, "H", "W"])],
     )  # fmt: skip
-    onnx.save(helper.make_model(two, opset_imports=[helper.make_opsetid("", 13)]), str(tmp_path / "two.onnx"))
+    onnx.save(
+        helper.make_model(two, opset_imports=[helper.make_opsetid("", 13)], ir_version=8), str(tmp_path / "two.onnx")
+    )
     with pytest.raises(InputError, match="2 inputs"):
         import_model(tmp_path / "two.onnx", tmp_path / "o.onnx")
     up = tmp_path / "up.onnx"  # a super-resolution net: its output is not the input's size
@@ -143,7 +145,7 @@ def test_what_cannot_be_a_style_is_refused_saying_why(tmp_path: Path, examples) 
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3, "H2", "W2"])],
         initializer=[numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "s")],
     )  # fmt: skip
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(up))
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8), str(up))
     with pytest.raises(ModelError, match="same size|input's size"):
         import_model(up, tmp_path / "o.onnx")
     net = one_op_net(tmp_path / "u8.onnx", ["N", "H", "W", 3], "Add", np.array([0], np.uint8), TensorProto.UINT8)

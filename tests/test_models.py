@@ -17,7 +17,7 @@ def contract_breaker(path):
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, "H", "W"])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, "H", "W"])
     graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g", [x], [y])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
     return path
 
 
@@ -81,6 +81,7 @@ def contract_model(path, shape, version="1"):
     model = helper.make_model(
         helper.make_graph([helper.make_node("Identity", ["frames"], ["stylized"])], "g", [x], [y]),
         opset_imports=[helper.make_opsetid("", 17)],
+        ir_version=8,  # what the oldest onnxruntime we support (1.23, Python 3.10) reads
     )
     model.metadata_props.add(key="nstvideo.format_version", value=version)
     onnx.save(model, str(path))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nstvideo.errors import InputError, MissingDependencyError, ModelError, UsageError
+from nstvideo.errors import InputError, MissingDependencyError, ModelError, UsageError, one_line
 
 try:
     import onnx
@@ -55,13 +55,6 @@ class Conventions:
     def describe(self) -> str:
         kind = {TensorProto.UINT8: "uint8", TensorProto.FLOAT16: "float16"}.get(self.dtype, "float")
         return f"{'NCHW' if self.channels_first else 'NHWC'} {kind} {self.colour.upper()} {self.value_range}"
-
-
-def _first_line(exc: BaseException, limit: int = 160) -> str:
-    """An exception as one short line: no terminal colours (torch), no source paths or status codes (ONNX Runtime)."""
-    text = re.sub(r"\x1b\[[0-9;]*m|\[ONNXRuntimeError\] : \d+ : \w+ : |/\S*onnxruntime_src\S*\s*", "", str(exc))
-    line = next((t.strip() for t in text.splitlines() if t.strip()), type(exc).__name__)
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 # -- pytorch/examples' fast_neural_style ---------------------------------------------------------------------------
@@ -144,7 +137,7 @@ def _from_pth(path: Path) -> onnx.ModelProto:
                 "where you trust it: net = torch.load(path, weights_only=False); "
                 "torch.save(net.state_dict(), 'net.pth'), then import net.pth",
             ) from None
-        first = _first_line(exc)
+        first = one_line(exc)
         raise InputError(
             f"cannot read {path} as a PyTorch state dict: {first}",
             "give a fast_neural_style .pth/.model (a state dict, as pytorch/examples saves: "
@@ -206,7 +199,7 @@ def _load_onnx(path: Path) -> onnx.ModelProto:
         model = onnx.load(str(path))
         onnx.checker.check_model(model)
     except Exception as exc:
-        first = _first_line(exc)
+        first = one_line(exc)
         raise InputError(f"cannot read {path} as an ONNX model: {first}", "check the file") from None
     return model
 
@@ -295,7 +288,7 @@ def _upgrade(model: onnx.ModelProto, path: Path) -> onnx.ModelProto:
     try:
         return version_converter.convert_version(model, OPSET)
     except Exception as exc:
-        first = _first_line(exc)
+        first = one_line(exc)
         raise ModelError(
             f"cannot bring {path}'s opset {version} graph to opset {OPSET}: {first}",
             "re-export the net with a newer opset (torch.onnx.export(..., opset_version=17))",
@@ -307,7 +300,7 @@ def _run(session, name: str, x: np.ndarray) -> np.ndarray | str:  # noqa: ANN001
     try:
         return session.run(None, {name: x})[0]
     except Exception as exc:
-        return _first_line(exc, 120)
+        return one_line(exc, 120)
 
 
 def _grey(conv: Conventions, n: int, h: int, w: int) -> np.ndarray:
@@ -499,7 +492,12 @@ def import_model(
     expected = _reference(net, inp.name, frames, conv, k)
     wrapped = _wrap(model, inp.name, outp.name, conv, k, prefix)
     faster = subpixel_output_convs(wrapped)  # the same numbers, 3x faster last conv on the CPU (bench/RESULTS.md)
-    wrapped.ir_version = max(wrapped.ir_version, helper.find_min_ir_version_for(list(wrapped.opset_import)))
+    written_as = wrapped.ir_version
+    wrapped.ir_version = helper.find_min_ir_version_for(list(wrapped.opset_import))  # older runtimes read it too
+    try:
+        onnx.checker.check_model(wrapped)
+    except Exception:  # it uses something of a later IR version: keep the one it had
+        wrapped.ir_version = max(written_as, wrapped.ir_version)
     digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
     meta = {
         "format_version": FORMAT_VERSION,
@@ -518,7 +516,7 @@ def import_model(
     try:
         onnx.checker.check_model(wrapped, full_check=True)
     except Exception as exc:
-        first = _first_line(exc)
+        first = one_line(exc)
         raise ModelError(f"the wrapped graph of {source.name} is not valid ONNX: {first}", "report it") from None
     got = _session(wrapped).run([OUTPUT_NAME], {INPUT_NAME: frames})[0]
     diff = int(np.abs(got.astype(np.int16) - expected.astype(np.int16)).max()) if got.shape == expected.shape else -1

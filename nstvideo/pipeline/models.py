@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from nstvideo.errors import ModelError, StyleNotFoundError, UsageError
+from nstvideo.errors import ModelError, StyleNotFoundError, UsageError, one_line
 from nstvideo.pipeline.sources import IMAGE_SUFFIXES
 
 ENV_VAR = "NSTVIDEO_MODELS"
@@ -96,8 +96,10 @@ def _read(path: str, mtime: float, bundled: bool) -> StyleModel:  # noqa: ARG001
     try:
         sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"cannot load style model {path}: {first[:200]}", hint) from exc
+        text = one_line(exc, 200)
+        if "Unsupported model IR version" in text:  # a file written by a newer onnx than this runtime reads
+            hint = "upgrade onnxruntime (pip install -U onnxruntime), or export the style for this one"
+        raise ModelError(f"cannot load style model {path}: {text}", hint) from exc
     problem = _contract_problem(sess)
     meta = dict(sess.get_modelmeta().custom_metadata_map)
     version = meta.get(PREFIX + "format_version")
