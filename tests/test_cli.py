@@ -651,6 +651,25 @@ def test_signal_stops_and_removes_partial_output(
     assert_nothing_written(out_dir)
 
 
+def test_a_third_stop_signal_gives_up_what_is_unfinished(tmp_path: Path) -> None:
+    # A shutdown that takes long (a 4K recording's queue, a slow disk): the second Ctrl-C says what is happening, the
+    # third ends the process at once, removing the temp files it was still writing.
+    code = (
+        "from pathlib import Path\n"
+        "from nstvideo.pipeline.outputs import temp_path_for\n"
+        "from nstvideo.pipeline.runner import StopFlag\n"
+        f"temp_path_for(Path({str(tmp_path / 'o.mp4')!r}))\n"
+        "flag = StopFlag()\n"
+        "for _ in range(3):\n"
+        "    flag.set(2)\n"
+        "print('not reached')\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 130 and "not reached" not in r.stdout
+    assert "press Ctrl-C 1 more" in r.stderr and "gave up the outputs not yet finished" in r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 # -- without torch -------------------------------------------------------------------------------------------------
 
 

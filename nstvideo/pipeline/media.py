@@ -36,7 +36,7 @@ from nstvideo.errors import (
     UsageError,
 )
 from nstvideo.pipeline import hdr
-from nstvideo.pipeline.outputs import temp_path_for
+from nstvideo.pipeline.outputs import forget_temp, temp_path_for
 from nstvideo.pipeline.sources import is_animated
 
 __all__ = [
@@ -1051,6 +1051,7 @@ class VideoFileSink:
                 if self._stop_check is not None:  # a Ctrl-C while the encoder flushed must not be ignored
                     self._stop_check()
                 os.replace(self._tmp, self.path)
+                forget_temp(self._tmp)
             except (av.FFmpegError, OSError) as exc:
                 raise ProcessingError(f"cannot finish writing {self.path}: {_av_message(exc)}", _hint(exc)) from None
         except BaseException:
@@ -1069,6 +1070,7 @@ class VideoFileSink:
         self._close_source()
         with contextlib.suppress(OSError):
             self._tmp.unlink()
+        forget_temp(self._tmp)
 
     def _close_source(self) -> None:
         if self._src is not None:

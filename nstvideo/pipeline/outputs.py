@@ -50,6 +50,23 @@ def _same_file(a: Path, b: Path) -> bool:
 NAME_MAX = 255
 
 
+#: Temp files made and not yet renamed into place or removed: what a hard stop (runner.StopFlag) deletes.
+_unfinished: set[Path] = set()
+
+
+def forget_temp(tmp: Path) -> None:
+    """`tmp` was renamed into place or removed."""
+    _unfinished.discard(Path(tmp))
+
+
+def remove_unfinished() -> None:
+    """Delete every temp file still being written (the process is about to end without finishing them)."""
+    for tmp in list(_unfinished):
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        _unfinished.discard(tmp)
+
+
 def temp_path_for(out: Path) -> Path:
     """A fresh, hidden temp file name beside `out`, keeping its suffix so muxers pick the right format."""
     out = Path(out)
@@ -67,6 +84,7 @@ def temp_path_for(out: Path) -> Path:
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(name, 0o666 & ~umask)
+    _unfinished.add(Path(name))
     return Path(name)
 
 
@@ -83,11 +101,13 @@ def atomic_output(out: Path) -> Iterator[Path]:
         yield tmp
         with _signals_held():
             os.replace(tmp, out)
+            forget_temp(tmp)
             if on_commit is not None:
                 on_commit(Path(out))
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        forget_temp(tmp)
         raise
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import queue
 import signal
 import sys
@@ -25,13 +26,28 @@ QUEUE_SIZE = 8
 class StopFlag:
     """Set by a stop signal (entry.STOP_SIGNALS); every stage polls it so shutdown is prompt and clean."""
 
+    #: Stop signals after which a shutdown still finishing (a long recording's index) is abandoned, as FFmpeg does.
+    HARD_STOP = 3
+
     def __init__(self) -> None:
         self.event = threading.Event()
         self.signum: int | None = None
+        self.count = 0
 
     def set(self, signum: int) -> None:
         self.signum = signum
+        self.count += 1
         self.event.set()
+        if self.count == 2:
+            print(f"stopping: finishing the outputs (press Ctrl-C {self.HARD_STOP - 2} more to give them up)",
+                  file=sys.stderr, flush=True)  # fmt: skip
+        elif self.count >= self.HARD_STOP:
+            from nstvideo.pipeline.outputs import remove_unfinished
+
+            remove_unfinished()
+            print(f"error: interrupted by {signal.Signals(signum).name} {self.count} times; gave up the outputs not "
+                  "yet finished", file=sys.stderr, flush=True)  # fmt: skip
+            os._exit(128 + signum)
 
     def check(self) -> None:
         if self.event.is_set():
