@@ -289,7 +289,7 @@ def test_non_square_pixels_become_square(tmp_path: Path) -> None:
     transcode(clip, out)
     with av.open(str(out)) as c:
         vs = c.streams.video[0]
-        assert (vs.width, vs.height) == (128, 72) and vs.sample_aspect_ratio in (None, 1)
+        assert (vs.width, vs.height) == (128, 72) and vs.sample_aspect_ratio in (None, 0, 1)  # 0: unset (PyAV 19)
 
 
 def test_keyframes_every_two_seconds(tmp_path: Path) -> None:
@@ -591,9 +591,14 @@ def test_unreachable_url_is_input_error() -> None:
 def test_tags_that_are_not_utf8_do_not_make_a_file_unreadable(tmp_path: Path) -> None:
     # Old camcorders and Windows taggers write Latin-1: the file is fine, only its title's bytes are not UTF-8.
     clip = tmp_path / "latin1.mkv"
-    with av.open(str(clip), "w", metadata_encoding="latin-1") as out:
-        out.metadata["title"] = "Café"
-        mux_video(out, 3)
+    if int(av.__version__.split(".")[0]) >= 19:  # PyAV 19 writes surrogates as the bytes they stand for
+        with av.open(str(clip), "w") as out:
+            out.metadata["title"] = "Caf\udce9"
+            mux_video(out, 3)
+    else:
+        with av.open(str(clip), "w", metadata_encoding="latin-1") as out:
+            out.metadata["title"] = "Café"
+            mux_video(out, 3)
     out_path = tmp_path / "out.mp4"
     transcode(clip, out_path)
     with av.open(str(out_path)) as c:
@@ -616,12 +621,11 @@ def test_a_hidden_pre_roll_stays_hidden_in_matroska(tmp_path: Path) -> None:
         out.mux(audio.encode(None))
     out_path = tmp_path / "out.mkv"
     transcode(clip, out_path)
-    first_audio = packets(out_path, "audio")[0]
-    assert float(first_audio.pts * first_audio.time_base) < 0.05
+    audio = packets(out_path, "audio")
+    # the packet at zero and the 0.5 s after it (24000 samples / 1024 + 1), not the 0.5 s before it
+    assert abs(float(audio[0].pts * audio[0].time_base)) < 0.05 and len(audio) <= 26
     t_out, _ = video_times(out_path)
     assert len(t_out) == 12 and t_out[0] < 0.05
-    with av.open(str(out_path)) as c:
-        assert c.duration / av.time_base == pytest.approx(0.52, abs=0.05)
 
 
 @pytest.mark.parametrize(("in_suffix", "out_suffix"), [(".mp4", ".mkv"), (".mkv", ".mp4")])

@@ -639,7 +639,7 @@ def _first_packets(source: str | Path, indices: set[int], limit: int = 2000, max
     packets or `max_bytes` read (a stream with no packets must not make it read a whole 4K film)."""
     found: dict[int, Any] = {}
     read = 0
-    with contextlib.suppress(av.FFmpegError, OSError), av.open(str(source), "r", metadata_errors="replace") as src:
+    with contextlib.suppress(av.FFmpegError, OSError), open_input(source) as src:
         for n, packet in enumerate(src.demux()):  # every stream, so the byte count is what was read
             read += packet.size
             index = packet.stream.index
@@ -691,8 +691,16 @@ def open_input(path: str | Path) -> Any:
     old camcorders and Windows taggers write them — so a title reads "Café", not "Caf\ufffd", and is copied so."""
     try:
         return av.open(str(path), "r")
-    except UnicodeDecodeError:
+    except UnicodeDecodeError:  # PyAV < 19 decodes tags strictly; 19 keeps the bytes (see _tag_text)
         return av.open(str(path), "r", metadata_encoding="cp1252", metadata_errors="replace")
+
+
+def _tag_text(value: str) -> str:
+    """A tag as text: PyAV 19 keeps bytes that are not UTF-8 as surrogates, which cannot be written; they are
+    Windows Latin-1 (cp1252) in practice."""
+    if any("\udc80" <= ch <= "\udcff" for ch in value):
+        return value.encode("utf-8", "surrogateescape").decode("cp1252", "replace")
+    return value
 
 
 def _has_alpha(stream: Any) -> bool:
@@ -714,7 +722,7 @@ def _copy_tags(src: dict[str, str], dst: Any, skip: set[str]) -> None:
         if low in skip or low.startswith("_statistics"):
             continue
         with contextlib.suppress(Exception):
-            dst[key] = value
+            dst[key] = _tag_text(value)
 
 
 @dataclass
