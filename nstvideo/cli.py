@@ -340,6 +340,9 @@ def train(
         str, typer.Option(help="auto (bf16 where the GPU or CPU computes it natively) | bf16 | fp32.")
     ] = "auto",
     resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT_DIR/NAME.ckpt.")] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Start again over an existing run in OUT_DIR (without it: refused).")
+    ] = False,
     checkpoint_every: Annotated[int, typer.Option("--checkpoint-every")] = 200,
     preview: Annotated[list[Path] | None, typer.Option(help="Photo to preview every checkpoint (repeatable).")] = None,
     workers: Annotated[int, typer.Option(help="Data-loading processes.")] = 2,

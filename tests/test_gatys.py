@@ -17,6 +17,7 @@ from nstvideo.export.gatys import (  # noqa: E402
     final_loss,
     level_iterations,
     levels,
+    painting_scale,
     reproducible,
     stylize_keyframe,
 )  # noqa: E402
@@ -106,6 +107,11 @@ def test_video_frame_pick(assets):
         pick_frame(assets["clip"], 5.0, None)
     with pytest.raises(InputError, match="beyond the end"):
         pick_frame(assets["clip"], None, 40)
+    # variable frame rate: the frame on screen at --at, even a long last one
+    vfr = make_clip(assets["clip"].parent / "times.mp4", times_ms=[0, 40, 80, 120, 900], fps=25, frames=5)
+    for at, shown in ((0.05, 1), (0.5, 3), (0.9, 4), (0.92, 4)):
+        img, what = pick_frame(vfr, at, None)
+        assert read_index(img) == shown, (at, what)
     with pytest.raises(UsageError):
         pick_frame(assets["clip"], 0.5, 3)
 
@@ -113,10 +119,21 @@ def test_video_frame_pick(assets):
 @pytest.mark.parametrize("bad", [{"size": 8}, {"iterations": 0}, {"init": "zeros"}, {"optimizer": "sgd"},
                                  {"style_weight": -1.0}, {"style_scale": 9.0}, {"style_weight": float("nan")},
                                  {"tv_weight": float("inf")}, {"size": 100000}, {"size": 1080, "iterations": 3},
-                                 {"device": "tpu"}])  # fmt: skip
+                                 {"device": "tpu"}, {"seed": -1}, {"seed": 10**23}])  # fmt: skip
 def test_bad_numbers(bad):
     with pytest.raises(UsageError):
         GatysConfig(**bad).validate()
+
+
+def test_the_painting_of_a_panorama_is_not_blown_up():
+    # a 4:3 photo: the painting's long side matches the photo's, as always
+    assert painting_scale((683, 512), (512, 400), 1.0) == pytest.approx(683 / 512)
+    # a 12800x64 strip: matching its long side asked for a 12800x8000 painting (26 GB); now at most twice its pixels
+    f = painting_scale((12800, 64), (160, 100), 1.0)
+    assert (160 * f) * (100 * f) == pytest.approx(2 * 12800 * 64)
+    strip = np.full((16, 20000, 3), 128, np.uint8)  # too long at any size: refused before any work
+    with pytest.raises(UsageError, match="too large"):
+        stylize_keyframe(strip, np.full((100, 160, 3), 90, np.uint8), GatysConfig(size=32, iterations=5))
 
 
 def test_cli_image_style_image_takes_its_own_options(assets):

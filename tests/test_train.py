@@ -12,7 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from nstvideo.errors import InputError, OutputError, ProcessingError, UsageError  # noqa: E402
-from nstvideo.export.losses import move, random_motion, temporal_loss  # noqa: E402
+from nstvideo.export.losses import LossWeights, move, random_motion, temporal_loss  # noqa: E402
 from nstvideo.export.studio import export_checkpoint  # noqa: E402
 from nstvideo.export.train import TrainConfig, Trainer, cpu_computes_bf16  # noqa: E402
 from nstvideo.export.vgg import VGG16Features, craft_state_dict, layer_names, load_vgg  # noqa: E402
@@ -195,8 +195,9 @@ def test_unreadable_photos_are_skipped_and_workers_shut_down(data, tmp_path):
 
 def test_divergence_stops_and_keeps_the_last_good_checkpoint(data, tmp_path):
     Trainer(config(data, tmp_path, 2)).run()
-    t = Trainer(config(data, tmp_path, 6, style_weight=1e39))  # overflows float32: the loss is inf at once
+    t = Trainer(config(data, tmp_path, 6))
     t.resume()
+    t.loss.weights = LossWeights(style=1e39)  # after the resume (another recipe is refused): overflows float32
     with pytest.raises(ProcessingError, match="the loss became inf at step 3 .the checkpoint of step 2 is kept"):
         t.run()
     good = torch.load(tmp_path / "stripes.ckpt", weights_only=False)
@@ -216,11 +217,16 @@ def test_export_refuses_non_finite_weights(data, tmp_path):
         export_checkpoint(ckpt, tmp_path / "small.onnx", recommended_size=-3)
 
 
-def test_resume_refuses_another_architecture(data, tmp_path):
+def test_resume_refuses_another_architecture_or_recipe(data, tmp_path):
     Trainer(config(data, tmp_path, 2)).run()
     t = Trainer(config(data, tmp_path, 4, arch="lite-skip"))
     with pytest.raises(UsageError, match="of --arch lite, not lite-skip"):
         t.resume()
+    # the steps after a resume must train what the steps before did: other crops or seeds are another recipe
+    t = Trainer(config(data, tmp_path, 4, image_size=48, seed=3))
+    with pytest.raises(UsageError, match="trained with --image-size 32, --seed 0") as err:
+        t.resume()
+    assert "--image-size 32 --seed 0" in err.value.hint
 
 
 def test_vgg_names_follow_torchvision():
@@ -289,6 +295,14 @@ def test_train_command_end_to_end(data, tmp_path):
     assert (m.artist, m.licence, m.title, m.get("iterations")) == ("Tester", "CC0", "Lines", "3")
     bad = run_cli("train", "--style-image", str(data["style"]), "--name", "x", "--data", str(tmp_path / "nowhere"))
     assert bad.returncode == 2 and bad.stderr.startswith("error:") and "Traceback" not in bad.stderr
+    # the run is there: without --resume (or --overwrite) it is not started over
+    before = (out / "stripes.ckpt").read_bytes()
+    again = run_cli(
+        "train", "--style-image", str(data["style"]), "--name", "stripes", "--data", str(data["photos"]),
+        "--out-dir", str(out), "--iterations", "2", "--batch-size", "2", "--image-size", "32", "--arch", "lite",
+    )  # fmt: skip
+    assert again.returncode == 2 and "already holds a run of stripes" in again.stderr and "--resume" in again.stderr
+    assert (out / "stripes.ckpt").read_bytes() == before
 
 
 @pytest.mark.parametrize(("signame", "workers", "group"), [("SIGINT", 0, False), ("SIGTERM", 1, True)])

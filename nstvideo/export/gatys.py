@@ -17,12 +17,12 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from nstvideo.errors import UsageError
+from nstvideo.errors import ProcessingError, UsageError
 from nstvideo.export.losses import content_loss, style_distance, tv_loss
-from nstvideo.export.train import check_device, check_loss_weights, pick_device
+from nstvideo.export.train import check_device, check_loss_weights, check_seed, pick_device
 from nstvideo.export.vgg import gram, load_vgg
 from nstvideo.pipeline import post
-from nstvideo.pipeline.engine import MAX_SIDE, scaled_size
+from nstvideo.pipeline.engine import MAX_SIDE, check_frame_size, scaled_size
 
 log = logging.getLogger("nstvideo")
 
@@ -68,6 +68,14 @@ class GatysConfig:
             raise UsageError(f"--optimizer must be lbfgs or adam, got {self.optimizer!r}", "lbfgs is the default")
         if not 0.1 <= self.style_scale <= 4:
             raise UsageError(f"--style-scale must be between 0.1 and 4, got {self.style_scale}", "1 is the default")
+        check_seed(self.seed)
+
+
+def painting_scale(image: tuple[int, int], painting: tuple[int, int], style_scale: float) -> float:
+    """How much to resize the painting: its long side to the image's, but never to more than twice the image's
+    pixels (a panorama would blow the painting up to gigapixels)."""
+    (w, h), (sw, sh) = image, painting
+    return style_scale * min(max(w, h) / max(sw, sh), (2 * w * h / (sw * sh)) ** 0.5)
 
 
 def levels(size: int) -> list[int]:
@@ -116,9 +124,18 @@ def stylize_keyframe(
 ) -> np.ndarray:
     """BGR photo + BGR painting -> stylised BGR image whose short side is `cfg.size`."""
     cfg.validate()
+    h, w = content_bgr.shape[:2]
+    check_frame_size(scaled_size(w, h, cfg.size), "keyframe size", "--size")  # a strip at --size is huge
     device = pick_device(cfg.device)
-    with reproducible(device):
-        return _optimise(content_bgr, style_bgr, cfg, device, progress, should_stop)
+    try:
+        with reproducible(device):
+            return _optimise(content_bgr, style_bgr, cfg, device, progress, should_stop)
+    except (RuntimeError, MemoryError) as exc:
+        if not isinstance(exc, MemoryError) and "alloc" not in str(exc) and "out of memory" not in str(exc):
+            raise
+        raise ProcessingError(
+            f"out of memory optimising a {cfg.size} px keyframe on {device.type}", "use a smaller --size"
+        ) from exc
 
 
 @contextmanager
@@ -160,7 +177,7 @@ def _optimise(
         w, h = scaled_size(w0, h0, size)
         content = _tensor(cv2.resize(photo, (w, h), interpolation=cv2.INTER_AREA)[:, :, ::-1], device)
         sh, sw = painting.shape[:2]
-        f = cfg.style_scale * max(w, h) / max(sh, sw)
+        f = painting_scale((w, h), (sw, sh), cfg.style_scale)
         style_img = cv2.resize(painting, (max(16, round(sw * f)), max(16, round(sh * f))), interpolation=cv2.INTER_AREA)
         style = _tensor(style_img[:, :, ::-1], device)
         with torch.no_grad():

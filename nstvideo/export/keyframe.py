@@ -52,17 +52,31 @@ def pick_frame(path: Path, at: float | None, index: int | None) -> tuple[np.ndar
     if at is not None:
         if info.duration is not None and at >= info.duration:
             raise InputError(f"--at {at:g} is beyond the end of {path} ({length})", "pick an earlier time")
-        if info.duration is not None and info.fps:  # inside the last frame's time: that frame
-            at = min(at, max(info.duration - 1 / float(info.fps), 0.0))
+        # The frame on screen at `at`: the last that starts by then. Seek a second early (a frame there may last
+        # long: a slide in a screen recording) and walk to it.
+        begin = max(at - 1.0, 0.0)
+        chosen: tuple[np.ndarray, float] | None = None
         try:
-            with FileSource(path, start=at) as src:
-                return next(iter(src.frames())).image, f"the frame at {at:.3f} s"
+            with FileSource(path, start=begin) as src:
+                for note in src.notes:
+                    log.info(note)
+                for frame in src.frames():
+                    t = begin + float(frame.pts * src.info.time_base)
+                    if t > at + 1e-6 and chosen is not None:
+                        break
+                    chosen = (frame.image, t)
+                    if t > at:  # the video starts after `at`: its first frame
+                        break
         except InputError as exc:
-            if "beyond the end" not in exc.message:
+            if "beyond the end" not in exc.message and "last frame" not in exc.message:
                 raise
-            raise InputError(f"--at {at:g} is beyond the end of {path} ({length})", "pick an earlier time") from None
+        if chosen is None:
+            raise InputError(f"--at {at:g} is beyond the end of {path} ({length})", "pick an earlier time")
+        return chosen[0], f"the frame on screen at {at:g} s (shown from {chosen[1]:.3f} s)"
     assert index is not None
     with FileSource(path) as src:
+        for note in src.notes:
+            log.info(note)
         for i, frame in enumerate(src.frames()):
             if i == index:
                 return frame.image, f"frame {i} (t={float(frame.pts * info.time_base):.3f} s)"

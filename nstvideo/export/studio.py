@@ -108,7 +108,13 @@ def export_checkpoint(
 def train_style(**kw: Any) -> Path:
     """Train (or resume), then export NAME.onnx into the output folder."""
     out_dir = Path(kw.pop("out_dir") or Path("runs") / kw["name"])
-    resume = kw.pop("resume")
+    resume, overwrite = kw.pop("resume"), kw.pop("overwrite")
+    existing = out_dir / f"{kw['name']}.ckpt"
+    if not resume and not overwrite and existing.is_file():  # a missing --resume must not cost a long run
+        raise OutputError(
+            f"{out_dir} already holds a run of {kw['name']} ({existing.name})",
+            "add --resume to continue it, --overwrite to start it again, or give another --name or --out-dir",
+        )
     kw["style_info"] = {k: kw.pop(k) for k in STYLE_INFO}
     kw["preview_images"] = kw.pop("preview") or []
     kw["preview_every"] = kw["checkpoint_every"]
@@ -127,6 +133,9 @@ def train_style(**kw: Any) -> Path:
     trainer = Trainer(cfg, progress)
     if resume:
         trainer.resume()
+        if trainer.step >= cfg.iterations:
+            log.info("note: the checkpoint is at step %d, --iterations is %d: nothing to train; exporting it",
+                     trainer.step, cfg.iterations)  # fmt: skip
     start = trainer.step
     log.info(
         "training %s on %s (%s): %d photos, %d steps",

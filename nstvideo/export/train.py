@@ -125,6 +125,37 @@ class TrainConfig:
             raise UsageError(f"unknown --precision {self.precision!r}", f"choose one of: {', '.join(PRECISIONS)}")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise UsageError("--lr must be a positive number", "1e-3 is the usual value")
+        check_seed(self.seed)
+
+
+def check_seed(seed: int) -> None:
+    """A seed the random generators take (they are 64-bit, and the data order adds to it)."""
+    if not 0 <= seed < 2**32:
+        raise UsageError(f"--seed must be 0 .. {2**32 - 1}, got {seed}", "e.g. --seed 1")
+
+
+#: What a resumed run must share with its checkpoint, or the steps after the resume train another recipe than the
+#: steps before it (the export would then describe neither). --iterations may grow; device and workers may change.
+RECIPE = ("style_image", "data", "batch_size", "image_size", "style_size", "content_weight", "style_weight",
+          "tv_weight", "temporal_weight", "lr", "seed", "vgg")  # fmt: skip
+
+
+def recipe_changes(saved: dict[str, Any], cfg: TrainConfig) -> list[tuple[str, Any, Any]]:
+    """(option, the checkpoint's value, this run's value) for each recipe option that differs."""
+    changes = []
+    for key in RECIPE:
+        if key not in saved:
+            continue  # a checkpoint from before that option existed
+        was, now = saved[key], getattr(cfg, key)
+        if key in ("style_image", "data"):
+            same = Path(str(was)).resolve() == Path(str(now)).resolve()
+        elif isinstance(now, float) or isinstance(was, float):
+            same = was is not None and now is not None and math.isclose(float(was), float(now))
+        else:
+            same = was == now
+        if not same:
+            changes.append((key, was, now))
+    return changes
 
 
 STYLE_INFO = ("title", "artist", "style_licence", "style_source", "recommended_size")
@@ -374,6 +405,17 @@ class Trainer:
             raise UsageError(
                 f"checkpoint {path} is of --arch {arch}, not {self.cfg.arch}",
                 f"pass --arch {arch} to continue it, or another --name or --out-dir to start afresh",
+            )
+        if changes := recipe_changes(state["config"], self.cfg):
+            flag = lambda key: "--" + key.replace("_", "-")  # noqa: E731
+            raise UsageError(
+                f"checkpoint {path} was trained with "
+                + ", ".join(f"{flag(k)} {was}" for k, was, _ in changes)
+                + "; this run asks for "
+                + ", ".join(f"{flag(k)} {now}" for k, _, now in changes),
+                "give the checkpoint's values to continue it ("
+                + " ".join(f"{flag(k)} {was}" for k, was, _ in changes)
+                + "), or another --name or --out-dir to start afresh",
             )
         self.net.load_state_dict(state["net"])
         self.opt.load_state_dict(state["opt"])
