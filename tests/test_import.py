@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -16,7 +17,7 @@ from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 from nstvideo.errors import InputError, ModelError, UsageError  # noqa: E402
 from nstvideo.export.importer import _examples_net, import_model  # noqa: E402
 from nstvideo.pipeline.engine import Stylizer  # noqa: E402
-from nstvideo.pipeline.models import read_model  # noqa: E402
+from nstvideo.pipeline.models import read_model, resolve_style  # noqa: E402
 from tests.conftest import run_cli  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore")  # torch's exporter warns about its own legacy path
@@ -78,6 +79,12 @@ def test_a_style_imported_again_keeps_working(examples, tmp_path: Path) -> None:
     frames = smooth_frames(1, 40, 52)
     got = Stylizer(str(again), size=0, device="cpu").stylize_batch(list(frames))[0]
     assert np.abs(got.astype(int) - by_pytorch(net, frames)[0]).max() <= 1
+    # what a style says about itself (painting, licence, training) survives, unless the options replace it
+    bundled = resolve_style("mosaic-lite")
+    copy = read_model(import_model(bundled.path, tmp_path / "copy.onnx", artist="Someone"))
+    assert copy.name == "mosaic-lite" and copy.title == bundled.title and copy.licence == bundled.licence
+    assert copy.artist == "Someone" and copy.get("recipe") == bundled.get("recipe")
+    assert onnx.load(str(tmp_path / "copy.onnx")).producer_name == "nstvideo"
 
 
 def test_a_model_zoo_onnx_of_fixed_size_and_old_opset_becomes_a_style(examples, tmp_path: Path) -> None:
@@ -154,6 +161,9 @@ def test_what_cannot_be_a_style_is_refused_saying_why(tmp_path: Path, examples) 
     square = one_op_net(tmp_path / "sq.onnx", ["N", 3, "H", 3], "Mul", np.ones(1, np.float32))
     with pytest.raises(UsageError, match="cannot tell where"):
         import_model(square, tmp_path / "o.onnx")
+    cv2.imwrite(str(tmp_path / "painting.jpg"), np.zeros((20, 20, 3), np.uint8))
+    with pytest.raises(UsageError, match="is an image"):
+        import_model(tmp_path / "painting.jpg", tmp_path / "o.onnx")
     (tmp_path / "junk.pth").write_bytes(b"not a pickle")
     with pytest.raises(InputError, match="state dict"):
         import_model(tmp_path / "junk.pth", tmp_path / "o.onnx")

@@ -117,6 +117,11 @@ def test_export_from_checkpoint_obeys_the_runtime_contract(data, tmp_path):
     assert m.name == "stripes" and m.licence == "CC0" and m.get("iterations") == "2"
     assert "vgg.pth" in m.get("loss_network_weights") and m.get("recipe").startswith("{")
     assert m.get("loss_network") == "vgg16"  # the test VGG file has no batch norms
+    from nstvideo.export.importer import import_model
+
+    with pytest.raises(InputError, match="training checkpoint") as err:  # `import` of it points to `export`
+        import_model(ckpt, tmp_path / "imported.onnx")
+    assert "nstvideo export" in err.value.hint
 
 
 def test_shipping_metric_is_one_for_the_photo_and_falls_with_training(data, tmp_path):

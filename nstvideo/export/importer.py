@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nstvideo import __version__
 from nstvideo.errors import InputError, MissingDependencyError, ModelError, UsageError, one_line
 
 try:
@@ -29,6 +30,7 @@ from nstvideo.export.graph_passes import NOTE, subpixel_output_convs
 from nstvideo.export.onnx_export import FORMAT_VERSION, INPUT_NAME, OUTPUT_NAME, painting_metadata
 from nstvideo.pipeline.engine import MIN_SIDE
 from nstvideo.pipeline.outputs import atomic_output, check_output
+from nstvideo.pipeline.sources import IMAGE_SUFFIXES
 
 log = logging.getLogger("nstvideo")
 
@@ -143,6 +145,11 @@ def _from_pth(path: Path) -> onnx.ModelProto:
             "give a fast_neural_style .pth/.model (a state dict, as pytorch/examples saves: "
             "torch.save(net.state_dict(), path)), or an .onnx file",
         ) from None
+    if isinstance(state, dict) and "net" in state and "config" in state:
+        raise InputError(
+            f"{path} is an nstvideo training checkpoint, not a style net made elsewhere",
+            f"export it: nstvideo export {path} OUT.onnx",
+        )
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
@@ -456,17 +463,30 @@ def import_model(
         raise UsageError(f"--range must be one of {', '.join(RANGES)}, got {value_range!r}", "most nets are 0-255")
     if layout not in LAYOUTS:
         raise UsageError(f"--layout must be one of {', '.join(LAYOUTS)}, got {layout!r}", "leave it at auto")
-    name = name or re.sub(r"[^A-Za-z0-9_.-]+", "-", source.stem).strip("-.").lower() or "imported"
-    if not NAME.fullmatch(name):
-        raise UsageError(f"--name {name!r} cannot name a style", "use letters, digits, '-', '_' or '.'")
     if not source.is_file():
         raise InputError(f"{source} not found" if not source.exists() else f"{source} is not a file", "check the path")
-    if out.suffix != ".onnx":
+    if source.suffix.lower() in IMAGE_SUFFIXES:
+        raise UsageError(
+            f"{source} is an image; import takes a style net (.onnx, .pth)",
+            f"for a painting: nstvideo train --style-image {source} --name NAME --data PHOTOS/, or "
+            f"nstvideo keyframe IN OUT --style-image {source}",
+        )
+    if out.suffix.lower() != ".onnx":
         raise UsageError(f"output {out} must end in .onnx", "e.g. mystyle.onnx")
     check_output(source, out, overwrite)
 
     is_onnx = source.suffix.lower() == ".onnx"
     model = _load_onnx(source) if is_onnx else _from_pth(source)
+    # A style file (ours, or imported before) keeps what it says about itself unless the options say otherwise.
+    kept = {p.key.removeprefix("nstvideo."): p.value for p in model.metadata_props if p.key.startswith("nstvideo.")}
+    title, artist = title or kept.get("title"), artist or kept.get("artist")
+    style_licence, style_source = style_licence or kept.get("style_licence"), style_source or kept.get("style_source")
+    if recommended_size is None and kept.get("recommended_size", "").isdigit():
+        recommended_size = int(kept["recommended_size"])
+    name = name or kept.get("style") or re.sub(r"[^A-Za-z0-9_.-]+", "-", source.stem).strip("-.").lower()
+    name = name or "imported"
+    if not NAME.fullmatch(name):
+        raise UsageError(f"--name {name!r} cannot name a style", "use letters, digits, '-', '_' or '.'")
     origin = (
         "pytorch/examples fast_neural_style TransformerNet"
         if not is_onnx
@@ -500,12 +520,13 @@ def import_model(
         wrapped.ir_version = max(written_as, wrapped.ir_version)
     digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
     meta = {
+        **{k: v for k, v in kept.items() if k not in ("format_version", "graph_rewrites")},
         "format_version": FORMAT_VERSION,
         **painting_metadata(name, title, artist, style_licence, style_source),
-        "architecture": "imported",
+        "architecture": kept.get("architecture", "imported"),
         "imported_from": f"{source.name} ({origin}; sha256 {digest}…)",
         "imported_conventions": conv.describe() + (f", sides padded to multiples of {k}" if k > 1 else ""),
-        "loss_network": "unknown (imported)",
+        "loss_network": kept.get("loss_network", "unknown (imported)"),
         "recommended_size": str(recommended_size or 512),
         **({"graph_rewrites": NOTE} if faster else {}),
         "exported": dt.date.today().isoformat(),
@@ -513,6 +534,7 @@ def import_model(
     del wrapped.metadata_props[:]
     for key, value in meta.items():
         wrapped.metadata_props.add(key=f"nstvideo.{key}", value=value)
+    wrapped.producer_name, wrapped.producer_version = "nstvideo", __version__
     try:
         onnx.checker.check_model(wrapped, full_check=True)
     except Exception as exc:

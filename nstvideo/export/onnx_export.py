@@ -13,6 +13,7 @@ import numpy as np
 import onnx
 import torch
 
+from nstvideo import __version__
 from nstvideo.errors import ModelError
 from nstvideo.export.graph_passes import NOTE, fp16_initialisers, subpixel_output_convs
 from nstvideo.export.nets import ContractWrapper, TransformNet
@@ -107,7 +108,7 @@ def export_onnx(net: TransformNet, out: Path, metadata: Mapping[str, str], overw
     del model.metadata_props[:]
     for key, value in meta.items():
         model.metadata_props.add(key=key if key.startswith("nstvideo.") else f"nstvideo.{key}", value=str(value))
-    model.producer_name = "nstvideo"
+    model.producer_name, model.producer_version = "nstvideo", __version__  # torch's exporter put its own
     out = Path(out)
     if out.exists() and not overwrite:
         raise ModelError(f"{out} already exists", "pass --overwrite to replace it")
