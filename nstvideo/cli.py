@@ -215,7 +215,14 @@ def image(
         if size is None:
             size = 512
         elif size == 0:  # as for trained styles: the photo's own size
+            from nstvideo.pipeline.models import MAX_SIDE
+
             size = min(photo.shape[:2])
+            if not 32 <= size <= MAX_SIDE:
+                raise UsageError(
+                    f"--size 0 means the photo's own short side, {size} px; a keyframe is 32..{MAX_SIDE} px",
+                    f"give the size: --size {min(max(size, 32), MAX_SIDE)}",
+                )
         _keyframe(inp, out, style_image, None, None, size, iterations, content_weight, style_weight,
                   tv_weight, init, optimizer, preserve_color, style_scale, seed, device, vgg, overwrite)  # fmt: skip
         return

@@ -147,6 +147,30 @@ def test_cli_image_style_image_takes_its_own_options(assets):
     r = run_cli("image", str(photo), str(assets["dir"] / "x.png"), "--style-image", str(assets["art"]),
                 "--strength", "0.5", "--vgg", str(assets["vgg"]))  # fmt: skip
     assert r.returncode == 2 and "--strength" in r.stderr and "Traceback" not in r.stderr
+    # a logo keeps its transparency, as with trained styles
+    logo = np.dstack([np.full((40, 56, 3), 128, np.uint8), np.full((40, 56), 255, np.uint8)])
+    logo[:, :20, 3] = 0
+    cv2.imwrite(str(assets["dir"] / "logo.png"), logo)
+    out = assets["dir"] / "logo-styled.png"
+    r = run_cli("image", str(assets["dir"] / "logo.png"), str(out), "--style-image", str(assets["art"]), "--size",
+                "0", "--iterations", "2", "--vgg", str(assets["vgg"]))  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    styled = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
+    assert styled.shape == (40, 56, 4) and styled[:, :16, 3].max() == 0 and styled[:, 24:, 3].min() == 255
+    cv2.imwrite(str(assets["dir"] / "tiny.png"), np.full((16, 20, 3), 128, np.uint8))
+    r = run_cli("image", str(assets["dir"] / "tiny.png"), str(assets["dir"] / "t.png"), "--style-image",
+                str(assets["art"]), "--size", "0")  # fmt: skip
+    assert r.returncode == 2 and "photo's own short side, 16 px" in r.stderr
+
+
+def test_a_transparent_painting_is_laid_on_white(tmp_path):
+    from nstvideo.pipeline.sources import read_painting
+
+    art = np.zeros((32, 32, 4), np.uint8)  # black under the transparent left half, as editors leave it
+    art[:, 16:] = (0, 0, 255, 255)
+    cv2.imwrite(str(tmp_path / "sticker.png"), art)
+    painting = read_painting(tmp_path / "sticker.png")
+    assert (painting[:, :16] == 255).all() and (painting[:, 16:] == (0, 0, 255)).all()
 
 
 def test_cli_keyframe_from_video(assets):

@@ -165,7 +165,7 @@ def test_bad_inputs_are_one_line_errors(data, tmp_path):
     with pytest.raises(InputError, match="not found"):
         Trainer(config(data, tmp_path, 2, data=tmp_path / "missing"))
     (tmp_path / "junk.jpg").write_text("not an image")
-    with pytest.raises(InputError, match="cannot read"):
+    with pytest.raises(InputError, match="style image: cannot decode"):
         Trainer(config(data, tmp_path, 2, style_image=tmp_path / "junk.jpg"))
     for bad in ({"checkpoint_every": 0}, {"lr": -1.0}, {"style_weight": -1.0}, {"arch": "nope"}, {"image_size": 8},
                 {"precision": "fp8"}, {"temporal_weight": -1.0}, {"style_weight": float("nan")},
@@ -367,3 +367,24 @@ def test_carried_fp16_loss_network_keeps_features_and_provenance(tmp_path):
     arch, origin = describe_loss_network(str(path))
     assert arch == "vgg16_bn"
     assert "CRAFT" in origin and path.name in origin
+
+
+def test_training_photos_are_found_as_the_image_command_finds_them(tmp_path):
+    from nstvideo.export.train import list_images
+
+    photos = tmp_path / "photos"
+    (photos / "scans").mkdir(parents=True)
+    for i in range(4):
+        cv2.imwrite(str(photos / "scans" / f"s{i}.tif"), np.full((40, 40, 3), 60 * i, np.uint8))  # TIFF, as `image`
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for i in range(4):
+        cv2.imwrite(str(elsewhere / f"e{i}.jpg"), np.full((40, 40, 3), 30 * i, np.uint8))
+    (photos / "linked").symlink_to(elsewhere)  # a folder linked in (another drive)
+    (photos / "album.jpg").mkdir()  # a folder with a photo's name is not a photo
+    assert len(list_images(photos)) == 8
+    one = tmp_path / "one"
+    one.mkdir()
+    cv2.imwrite(str(one / "x.png"), np.zeros((40, 40, 3), np.uint8))
+    with pytest.raises(InputError, match="has 1 image; at least"):
+        list_images(one)

@@ -11,21 +11,11 @@ import numpy as np
 from nstvideo.errors import InputError, UsageError
 from nstvideo.export.gatys import GatysConfig, stylize_keyframe
 from nstvideo.pipeline.outputs import check_output
-from nstvideo.pipeline.runner import ProgressReporter, interruptible
+from nstvideo.pipeline.runner import ProgressReporter, interruptible, write_styled
 from nstvideo.pipeline.sinks import write_image
-from nstvideo.pipeline.sources import IMAGE_SUFFIXES, is_image_path, read_image
+from nstvideo.pipeline.sources import IMAGE_SUFFIXES, is_image_path, read_image, read_painting
 
 log = logging.getLogger("nstvideo")
-
-
-def read_style_image(path: Path) -> np.ndarray:
-    """The painting, with errors that say it is the style image that is wrong."""
-    if Path(path).is_dir():
-        raise InputError(f"style image {path} is a directory", "give one painting (jpg, png, webp or bmp)")
-    try:
-        return read_image(path)
-    except InputError as exc:
-        raise InputError(f"style image: {exc.message}", exc.hint) from None
 
 
 def pick_frame(path: Path, at: float | None, index: int | None) -> tuple[np.ndarray, str]:
@@ -102,7 +92,7 @@ def run_keyframe(
         content, what = read_image(inp), Path(inp).name
     else:
         content, what = pick_frame(Path(inp), at, frame)
-    painting = read_style_image(style_image)
+    painting = read_painting(style_image)
     check_output(Path(inp), Path(out), overwrite)
     log.info("keyframe: %s of %s in the style of %s, short side %d", what, Path(inp).name, style_image.name, cfg.size)
     bar = ProgressReporter("optimising", cfg.iterations, unit="iterations", interval=10)
@@ -113,6 +103,9 @@ def run_keyframe(
             )
         finally:
             bar.close()
-    write_image(out, result)
+    if is_image_path(inp):
+        write_styled(Path(inp), Path(out), result)  # transparency kept, depth and animation noted, as for `image`
+    else:
+        write_image(out, result)
     log.info("wrote %s (%dx%d)", out, result.shape[1], result.shape[0])
     return Path(out)

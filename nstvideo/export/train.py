@@ -36,10 +36,10 @@ from nstvideo.export.losses import (
 from nstvideo.export.nets import ARCHS, build_net
 from nstvideo.export.vgg import load_vgg
 from nstvideo.pipeline.engine import MAX_SIDE, MIN_SIDE
+from nstvideo.pipeline.sources import IMAGE_SUFFIXES, read_painting, to_srgb
 
 log = logging.getLogger("nstvideo.train")
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 MIN_IMAGES = 8
 PRECISIONS = ("auto", "bf16", "fp32")
 
@@ -177,17 +177,23 @@ def read_rgb(path: Path, what: str = "image") -> np.ndarray:
         raise InputError(f"{what} {path} is empty (0 bytes)", "the file may still be copying or was cut off")
     img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if img is None:
-        raise InputError(f"cannot read {what} {path}: not a supported image", "use a jpg, png, webp or bmp file")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+        raise InputError(f"cannot read {what} {path}: not a supported image", "use a jpg, png, webp, bmp or tiff file")
+    return cv2.cvtColor(to_srgb(Path(path), img, quiet=what == "training image"), cv2.COLOR_BGR2RGB)
 
 
 def list_images(data: Path) -> list[Path]:
     if not Path(data).is_dir():
         raise InputError(f"training data directory {data} not found", "--data takes a folder of photos")
-    files = sorted(p for p in Path(data).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = sorted(  # folders linked in are followed (a photo library spread over drives)
+        Path(root) / f
+        for root, _dirs, names in os.walk(data, followlinks=True)
+        for f in names
+        if Path(f).suffix.lower() in IMAGE_SUFFIXES and (Path(root) / f).is_file()
+    )
     if len(files) < MIN_IMAGES:
         raise InputError(
-            f"training data directory {data} has {len(files)} images; at least {MIN_IMAGES} are needed",
+            f"training data directory {data} has {len(files)} image{'' if len(files) == 1 else 's'}; at least "
+            f"{MIN_IMAGES} are needed",
             "point --data at a folder of photos (a few hundred or more for a good style)",
         )
     return files
@@ -295,7 +301,7 @@ def pick_precision(precision: str, device: torch.device) -> torch.dtype | None:
 
 
 def load_style_tensor(path: Path, style_size: int | None) -> torch.Tensor:
-    img = read_rgb(path, "style image")
+    img = cv2.cvtColor(read_painting(path), cv2.COLOR_BGR2RGB)  # as keyframe reads it: one painting, one palette
     if style_size:
         h, w = img.shape[:2]
         f = style_size / max(h, w)

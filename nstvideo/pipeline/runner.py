@@ -393,21 +393,28 @@ def stylize_images(inp: str, out: str, stylizer: Any, *, overwrite: bool = False
 
 
 def _stylize_image(src: Path, dst: Path, stylizer: Any) -> None:
-    """Stylise one file; its transparency comes along when the output type can hold it."""
+    from nstvideo.pipeline.sources import read_image
+
+    write_styled(src, dst, stylizer(read_image(src)))
+
+
+def write_styled(src: Path, dst: Path, styled: Any) -> None:
+    """Write the stylised picture of the photo `src`: its transparency comes along when the output type can hold
+    it, and what cannot come along (a 16-bit depth, an animation's other frames) is said."""
     import numpy as np
 
     from nstvideo.pipeline.engine import resize
     from nstvideo.pipeline.sinks import write_image
-    from nstvideo.pipeline.sources import ALPHA_SUFFIXES, read_extras, read_image
+    from nstvideo.pipeline.sources import ALPHA_SUFFIXES, read_extras
 
-    image = read_image(src)
-    styled = stylizer(image)
     extras = read_extras(src)
     alpha = extras.alpha
-    if alpha is not None and alpha.shape == image.shape[:2] and dst.suffix.lower() in ALPHA_SUFFIXES:
+    if alpha is not None and abs(alpha.shape[0] / alpha.shape[1] - styled.shape[0] / styled.shape[1]) > 0.02:
+        alpha = None  # turned by EXIF orientation, which OpenCV applies to the colours only: cannot be matched
+    if alpha is not None and dst.suffix.lower() in ALPHA_SUFFIXES:
         styled = np.dstack([styled, resize(alpha, (styled.shape[1], styled.shape[0]))])
     elif alpha is not None:
-        log.info("note: %s's transparency is dropped (write .png or .webp to keep it)", src.name)
+        log.info("note: %s's transparency is dropped (write .png, .webp or .tiff to keep it)", src.name)
     if extras.animated:
         log.info("note: %s is animated; only its first frame is stylised", src.name)
     if extras.bits > 8:

@@ -48,13 +48,34 @@ def read_image(path: str | Path) -> np.ndarray:
         raise InputError(
             f"image {p} is {img.shape[1]}x{img.shape[0]}; sides must be at least 16 px", "use a bigger image"
         )
-    return _in_srgb(p, img)
+    return to_srgb(p, img)
+
+
+def read_painting(path: str | Path) -> np.ndarray:
+    """A style image, BGR, with errors that say it is the painting that is wrong. Transparent parts are laid on
+    white (under them is any colour at all, often black, which would enter the style's palette)."""
+    p = Path(path)
+    if p.is_dir():
+        raise InputError(f"style image {p} is a directory", "give one painting (jpg, png, webp, bmp or tiff)")
+    try:
+        img = read_image(p)
+    except InputError as exc:
+        hint = "give a painting as an image file" if "videos:" in (exc.hint or "") else exc.hint
+        raise InputError(f"style image: {exc.message}", hint) from None
+    extras = read_extras(p)
+    if extras.alpha is not None and extras.alpha.shape == img.shape[:2]:
+        a = extras.alpha.astype(np.float32)[:, :, None] / 255
+        img = np.round(img * a + 255 * (1 - a)).astype(np.uint8)
+        _note(p, f"note: the painting {p.name} is partly transparent; its transparent parts are taken as white")
+    if extras.animated:
+        _note(p, f"note: the painting {p.name} is animated; its first frame is used")
+    return img
 
 
 _noted: set[str] = set()
 
 
-def _in_srgb(path: Path, img: np.ndarray) -> np.ndarray:
+def to_srgb(path: Path, img: np.ndarray, quiet: bool = False) -> np.ndarray:
     """The photo in sRGB: one with another embedded profile (Adobe RGB from a camera, Display P3 from a phone)
     would otherwise be read as sRGB — duller, and written untagged, so shown duller still. The nets were trained on
     sRGB and an untagged output means sRGB, so its pixels are converted (perceptual intent, LittleCMS via Pillow)."""
@@ -76,17 +97,18 @@ def _in_srgb(path: Path, img: np.ndarray) -> np.ndarray:
         )
         rgb = ImageCms.applyTransform(Image.fromarray(np.ascontiguousarray(img[:, :, ::-1])), transform)
     except (OSError, ValueError, UnidentifiedImageError, ImageCms.PyCMSError) as exc:
-        _note(path, f"note: {path.name}'s colour profile cannot be read ({exc}); its colours are taken as sRGB")
+        _note(path, f"note: {path.name}'s colour profile cannot be read ({exc}); its colours are taken as sRGB", quiet)
         return img
-    _note(path, f"note: {path.name}'s colours converted from {name} to sRGB")
+    _note(path, f"note: {path.name}'s colours converted from {name} to sRGB", quiet)
     return np.ascontiguousarray(np.asarray(rgb)[:, :, ::-1])
 
 
-def _note(path: Path, line: str) -> None:
-    """Once per file and process (a job reads its input to check it, then to stylise it)."""
+def _note(path: Path, line: str, quiet: bool = False) -> None:
+    """Once per file and process (a job reads its input to check it, then to stylise it); `quiet`: debug only
+    (hundreds of training photos)."""
     if line not in _noted:
         _noted.add(line)
-        log.info(line)
+        log.log(logging.DEBUG if quiet else logging.INFO, line)
 
 
 @dataclass(frozen=True)
