@@ -10,6 +10,8 @@ import numpy as np
 
 from nstvideo.errors import InputError, UsageError
 from nstvideo.export.gatys import GatysConfig, stylize_keyframe
+from nstvideo.export.train import pick_device
+from nstvideo.export.vgg import SOURCES
 from nstvideo.pipeline.outputs import check_output
 from nstvideo.pipeline.runner import ProgressReporter, interruptible, write_styled
 from nstvideo.pipeline.sinks import write_image
@@ -91,10 +93,15 @@ def run_keyframe(
             raise UsageError("--at and --frame apply to videos only", "drop them for a photo")
         content, what = read_image(inp), Path(inp).name
     else:
-        content, what = pick_frame(Path(inp), at, frame)
+        content, frame_said = pick_frame(Path(inp), at, frame)
+        what = f"{frame_said} of {Path(inp).name}"
     painting = read_painting(style_image)
     check_output(Path(inp), Path(out), overwrite)
-    log.info("keyframe: %s of %s in the style of %s, short side %d", what, Path(inp).name, style_image.name, cfg.size)
+    cfg.validate()  # before the start line: a bad --device or --vgg is refused as a refusal, not mid-job
+    pick_device(cfg.device)
+    if cfg.vgg not in SOURCES and not Path(cfg.vgg).is_file():
+        raise InputError(f"VGG weights file {cfg.vgg} not found", f"--vgg takes {', '.join(SOURCES)} or a .pth path")
+    log.info("keyframe: %s in the style of %s, short side %d", what, style_image.name, cfg.size)
     bar = ProgressReporter("optimising", cfg.iterations, unit="iterations", interval=10)
     with interruptible() as stop:
         try:

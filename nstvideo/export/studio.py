@@ -82,7 +82,7 @@ def export_checkpoint(
         raise UsageError(f"--name {name!r} cannot name a style", "use letters, digits, '-', '_' or '.'")
     state = load_checkpoint(Path(checkpoint))
     out = Path(out)
-    if out.suffix != ".onnx":
+    if out.suffix.lower() != ".onnx":
         raise OutputError(f"output {out} must end in .onnx", "e.g. mystyle.onnx")
     check_output(None, out, overwrite)
     cfg = state["config"]

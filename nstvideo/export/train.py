@@ -557,7 +557,7 @@ class Trainer:
 def recipe(cfg: TrainConfig) -> str:
     """The training recipe as JSON, for the model's metadata."""
     keys = ("iterations", "batch_size", "image_size", "style_size", "content_weight", "style_weight", "tv_weight",
-            "temporal_weight", "lr")  # fmt: skip
+            "temporal_weight", "lr", "seed")  # fmt: skip
     d = {k: getattr(cfg, k) for k in keys}
     d["optimizer"] = "adam"
     d["loss"] = "relative content (relu2_2) + relative Gram style (relu1_2,relu2_2,relu3_3,relu4_3) + tv"
