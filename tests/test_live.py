@@ -381,7 +381,8 @@ def test_doctor_reports_and_exits_0(models_dir: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "Traceback" not in r.stderr + r.stdout
     text = r.stdout
-    for word in ("onnxruntime", "Execution providers", "cpu", "libx264", "srt", "Cameras", "Virtual camera", "tiny"):
+    for word in ("onnxruntime", "Execution providers", "cpu", "libx264", "srt", "Cameras", "Virtual camera", "tiny",
+                 "Studio", "--vgg craft"):  # fmt: skip
         assert word in text, f"{word!r} missing from doctor's report:\n{text}"
     assert re.search(r"│ cpu\s+│ yes\s+│ yes", text), text  # the CPU provider was actually tried, and ran
 
