@@ -179,7 +179,7 @@ def styles(
 
 @app.command()
 def image(
-    inp: Annotated[Path, typer.Argument(metavar="IN", help="Image (jpg/png/webp/bmp) or a directory of images.")],
+    inp: Annotated[Path, typer.Argument(metavar="IN", help="Image (jpg/png/webp/bmp/tiff) or a directory of images.")],
     out: Annotated[Path, typer.Argument(metavar="OUT", help="Output image, or directory when IN is one.")],
     style: Style = "mosaic",
     style_image: StyleImage = None,
@@ -299,7 +299,7 @@ def _keyframe(inp, out, style_image, at, frame, size, iterations, content_weight
 @app.command()
 def keyframe(
     inp: Annotated[Path, typer.Argument(metavar="IN", help="A photo, or a video to take one frame from.")],
-    out: Annotated[Path, typer.Argument(metavar="OUT", help="Output image (jpg/png/webp/bmp).")],
+    out: Annotated[Path, typer.Argument(metavar="OUT", help="Output image (jpg/png/webp/bmp/tiff).")],
     style_image: Annotated[Path, typer.Option("--style-image", help="Any painting.")],
     at: Annotated[float | None, typer.Option(help="Video: the frame at this many seconds.")] = None,
     frame: Annotated[int | None, typer.Option(help="Video: frame number (from 0). Default: the middle.")] = None,
