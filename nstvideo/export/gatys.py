@@ -125,7 +125,7 @@ def stylize_keyframe(
     """BGR photo + BGR painting -> stylised BGR image whose short side is `cfg.size`."""
     cfg.validate()
     h, w = content_bgr.shape[:2]
-    check_frame_size(scaled_size(w, h, cfg.size), "keyframe size", "--size")  # a strip at --size is huge
+    check_frame_size(scaled_size(w, h, cfg.size), "keyframe size", "--size", (w, h))  # a strip at --size is huge
     device = pick_device(cfg.device)
     try:
         with reproducible(device):

@@ -28,8 +28,9 @@ def scaled_size(width: int, height: int, short_side: int) -> tuple[int, int]:
     return max(MIN_SIDE, round(width * f)), max(MIN_SIDE, round(height * f))
 
 
-def check_frame_size(size: tuple[int, int], what: str, option: str) -> None:
-    """Refuse a frame the nets cannot hold: the kernel would kill the process before any error could be shown."""
+def check_frame_size(size: tuple[int, int], what: str, option: str, picture: tuple[int, int] | None = None) -> None:
+    """Refuse a frame the nets cannot hold: the kernel would kill the process before any error could be shown.
+    `picture`: the input's own size, in which a crop is said."""
     w, h = size
     if w * h <= MAX_PIXELS and max(w, h) <= MAX_LONG_SIDE:
         return
@@ -37,10 +38,11 @@ def check_frame_size(size: tuple[int, int], what: str, option: str) -> None:
     fits = int(min((MAX_PIXELS * short / long) ** 0.5, MAX_LONG_SIDE * short / long))
     limits = f"at most {MAX_PIXELS / 1e6:.0f} megapixels, 8K, and {MAX_LONG_SIDE} px a side"
     if fits < MIN_SIDE:  # a strip so long that even its smallest size is too long
+        p_short, p_long = (min(picture), max(picture)) if picture else (short, long)
         raise UsageError(
             f"{what} {w}x{h} is too large ({limits}), and no {option} fits: at {MIN_SIDE} px its long side is "
             f"{round(MIN_SIDE * long / short)}",
-            f"crop the picture to at most {int(MAX_LONG_SIDE * short / MIN_SIDE)} px of {long} along its long side",
+            f"crop the picture to at most {int(MAX_LONG_SIDE * p_short / MIN_SIDE)} px of {p_long} along its long side",
         )
     raise UsageError(f"{what} {w}x{h} is too large ({limits})", f"give a smaller {option}: {fits} or less")
 
@@ -208,7 +210,7 @@ class Stylizer:
             raise InputError(
                 f"frame {w}x{h} is smaller than {MIN_SIDE} px a side", "give a size (16 or more) to scale it up"
             )
-        check_frame_size(proc, "processing size", "--size")
+        check_frame_size(proc, "processing size", "--size", (w, h))
         if self.output_size:  # the input's own size costs only a resize; a chosen one may be absurd (a strip)
             check_frame_size(out_size, "output size", "--output-size")
         if self.provider == "tensorrt" and (problem := trt_profile_problem(len(frames), proc[1], proc[0])):

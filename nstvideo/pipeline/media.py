@@ -231,8 +231,6 @@ class FileSource:
             )
         vs = videos[0]  # not a cover picture, which some taggers store first
         vs.thread_type = "AUTO"
-        if _has_alpha(vs):
-            self.notes.append("note: the video's transparency is dropped (H.264 video has none)")
         self._stream = vs
         tb = vs.time_base or Fraction(1, 90000)
         self._tb = tb
@@ -308,6 +306,8 @@ class FileSource:
             raise InputError(f"{self.path} has no decodable video frames", "check that the file plays")
         self._pending: av.VideoFrame | None = first_frame
         self._origin = min(self._origin, first_frame.pts)
+        if _has_alpha(vs, first_frame):
+            self.notes.append("note: the video's transparency is dropped (H.264 video has none)")
         self._rotation = _clockwise_rotation(first_frame.rotation or 0)
         trc = first_frame.color_trc if first_frame.color_trc in hdr.NAMES else vs.codec_context.color_trc
         self._hdr = hdr.HdrToSdr(trc) if trc in hdr.NAMES else None
@@ -703,17 +703,19 @@ def _tag_text(value: str) -> str:
     return value
 
 
-def _has_alpha(stream: Any) -> bool:
-    """A transparent video: an alpha plane in its pixels (ProRes 4444, PNG, QuickTime RLE) or, for VP8/VP9 in WebM,
-    the alpha_mode tag (the decoder gives the alpha separately)."""
+def _has_alpha(stream: Any, first: av.VideoFrame) -> bool:
+    """A transparent video: an alpha plane in its pixels (ProRes 4444, PNG, QuickTime RLE) that is not opaque in its
+    first frame (a GIF decodes with one, mostly opaque), or, for VP8/VP9 in WebM, the alpha_mode tag (the decoder
+    gives the alpha separately)."""
     tags = {k.lower(): v for k, v in stream.metadata.items()}
     if tags.get("alpha_mode") == "1":
         return True
-    try:
-        fmt = av.VideoFormat(stream.codec_context.pix_fmt)
-    except (TypeError, ValueError, av.FFmpegError):
+    if len(first.format.components) not in (2, 4):  # grey+alpha, colour+alpha
         return False
-    return len(fmt.components) in (2, 4)  # grey+alpha, colour+alpha
+    try:
+        return bool(first.reformat(format="rgba").to_ndarray()[:, :, 3].min() < 255)
+    except (ValueError, av.FFmpegError):
+        return True
 
 
 def _copy_tags(src: dict[str, str], dst: Any, skip: set[str]) -> None:
