@@ -692,7 +692,7 @@ def open_input(path: str | Path) -> Any:
     try:
         return av.open(str(path), "r")
     except UnicodeDecodeError:  # PyAV < 19 decodes tags strictly; 19 keeps the bytes (see _tag_text)
-        return av.open(str(path), "r", metadata_encoding="cp1252", metadata_errors="replace")
+        return av.open(str(path), "r", metadata_errors="surrogateescape")  # valid UTF-8 tags stay as they are
 
 
 def _tag_text(value: str) -> str:
@@ -908,7 +908,8 @@ class VideoFileSink:
             if end - start > 1e-3:
                 ms = Fraction(1, 1000)
                 kept.append({"id": len(kept) + 1, "start": round(start * 1000), "end": round(end * 1000),
-                             "time_base": ms, "metadata": dict(ch.get("metadata") or {})})  # fmt: skip
+                             "time_base": ms,
+                             "metadata": {k: _tag_text(v) for k, v in (ch.get("metadata") or {}).items()}})  # fmt: skip
         if chapters and not kept:
             self.log(f"note: the source's {len(chapters)} chapter(s) are outside the part written; none kept")
         if not kept:
