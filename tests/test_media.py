@@ -734,3 +734,13 @@ def test_hdr_video_is_tone_mapped_to_the_sdr_picture(tmp_path: Path, trc: int) -
     expected = np.round(255 * np.power(linear[:, :64], 1 / 2.4))
     assert np.abs(rgb[:, :64] - expected).max() <= 2
     assert rgb[:, 64:].min() >= 250
+
+
+def test_an_mp4_cut_in_its_audio_data_is_truncated_too(tmp_path: Path) -> None:
+    # The cut lands in an audio packet after the last whole video frame: the video decodes to its end without a
+    # corrupt packet of its own, so only the audio's says the file was cut (it came out 31 of 48 frames, exit 0).
+    clip = make_clip(tmp_path / "in.mp4", frames=48, fps=12, faststart=True, audio=True, pattern="noise")
+    cut = make_truncated(clip, tmp_path / "cut.mp4", keep=0.65)
+    with pytest.raises(ProcessingError, match="truncated"), FileSource(cut) as src:
+        for _ in src.frames():
+            pass

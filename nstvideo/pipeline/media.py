@@ -392,7 +392,7 @@ class FileSource:
         first_pts = vs.start_time or 0
         floor = first_pts - int(round(1 / self._tb))  # MPEG-TS seeks to its very first pts can land seconds later
         step = self._step
-        prev = None
+        prev, prev_shown = None, step
         try:
             back = 0.0  # seconds to seek before the start, doubled while the seek lands after it
             while True:
@@ -402,16 +402,19 @@ class FileSource:
                 elif not self._probing:
                     self._container.seek(first_pts, stream=vs, backward=True, any_frame=False)
                 landed = False
-                for packet in self._container.demux(vs):
+                for packet in self._container.demux():
                     if packet.size:
-                        # FFmpeg flags a packet corrupt when the file ended in the middle of reading it.
+                        # FFmpeg flags a packet corrupt when the file ended in the middle of reading it, whichever
+                        # stream it belongs to (the audio after the last whole frame, in a cut MP4)
                         truncated = packet.is_corrupt
+                    if packet.stream.index != vs.index:
+                        continue
                     for frame in packet.decode():
                         pts = frame.pts
                         if pts is None:
                             pts = frame.dts if frame.dts is not None else (0 if prev is None else prev + step)
                             frame.pts = pts
-                        prev = pts
+                        prev, prev_shown = pts, frame.duration if frame.duration and frame.duration > 0 else step
                         if not landed and target is not None and target > floor and pts > self._lower:
                             # MPEG-TS/PS seeks by timestamp and calls every packet a keyframe: the decoder then
                             # skipped frames up to the next real keyframe, after the start. Seek earlier.
@@ -433,8 +436,8 @@ class FileSource:
             raise self._decode_error(last_t, "the file ends in the middle of a packet (truncated)")
         if self._end is None and self._declared_end is not None and prev is not None:
             # Matroska's demuxer flags no corrupt packet when a file is cut short, but its video track says how
-            # long it is; a second of slack keeps rounding and a last frame's duration from mattering.
-            stop = float((prev + step) * self._tb)
+            # long it is; a second of slack keeps rounding from mattering.
+            stop = float((prev + prev_shown) * self._tb)
             declared = float(self._declared_end * self._tb)
             if declared - stop > 1.0:
                 raise ProcessingError(
