@@ -324,6 +324,7 @@ def keyframe(
 
 @app.command()
 def train(
+    ctx: typer.Context,
     style_image: Annotated[Path, typer.Option("--style-image", help="The painting to learn.")],
     name: Annotated[str, typer.Option(help="Style name (becomes NAME.onnx and `--style NAME`).")],
     data: Annotated[Path, typer.Option(help="Folder of content photos (a few hundred or more).")],
@@ -363,6 +364,9 @@ def train(
 ) -> None:
     """Train a fast style network on a painting and export it to ONNX (needs the train extra)."""
     options = dict(locals())
+    del options["ctx"]
+    # what was typed: with --resume, a recipe option left out takes the checkpoint's value
+    options["given"] = {k for k in options if getattr(ctx.get_parameter_source(k), "name", "") == "COMMANDLINE"}
     from nstvideo.export.studio import train_style
 
     train_style(**options)

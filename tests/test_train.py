@@ -288,12 +288,13 @@ def test_train_command_end_to_end(data, tmp_path):
     listed = run_cli("styles", "--models-dir", str(out))
     assert listed.returncode == 0 and "stripes" in listed.stdout and "Tester" in listed.stdout
     # the painting's provenance lives in the checkpoint: a resume not told it again, and a later export, keep it
+    # and the recipe options left out of a resume are the checkpoint's (typing them all again was required)
     more = run_cli(
         "train", "--style-image", str(data["style"]), "--name", "stripes", "--data", str(data["photos"]),
-        "--out-dir", str(out), "--iterations", "3", "--batch-size", "2", "--image-size", "32", "--arch", "lite",
-        "--vgg", str(data["vgg"]), "--workers", "0", "--device", "cpu", "--resume",
+        "--out-dir", str(out), "--iterations", "3", "--workers", "0", "--device", "cpu", "--resume",
     )  # fmt: skip
     assert more.returncode == 0, more.stderr
+    assert "resuming with the checkpoint's --batch-size 2, --image-size 32" in more.stderr + more.stdout
     again = run_cli("export", str(out / "stripes.ckpt"), str(tmp_path / "again.onnx"), "--title", "Lines")
     assert again.returncode == 0, again.stderr
     m = read_model(tmp_path / "again.onnx")

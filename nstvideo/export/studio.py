@@ -14,6 +14,7 @@ from nstvideo.export.nets import build_net
 from nstvideo.export.onnx_export import export_onnx, painting_metadata
 from nstvideo.export.train import (
     NAME,
+    RECIPE,
     STYLE_INFO,
     TrainConfig,
     Trainer,
@@ -108,13 +109,25 @@ def export_checkpoint(
 def train_style(**kw: Any) -> Path:
     """Train (or resume), then export NAME.onnx into the output folder."""
     out_dir = Path(kw.pop("out_dir") or Path("runs") / kw["name"])
-    resume, overwrite = kw.pop("resume"), kw.pop("overwrite")
-    existing = out_dir / f"{kw['name']}.ckpt"
-    if not resume and not overwrite and existing.is_file():  # a missing --resume must not cost a long run
+    resume, overwrite = kw.pop("resume"), kw.pop("overwrite", False)
+    given = kw.pop("given", None)
+    given = set(kw) if given is None else set(given)  # called from Python: every value counts as chosen
+    if resume and overwrite:
+        raise UsageError("--resume continues a run, --overwrite starts it again: give one", "drop one of them")
+    existing = [p for p in (out_dir / f"{kw['name']}.ckpt", out_dir / f"{kw['name']}.onnx") if p.is_file()]
+    if not resume and not overwrite and existing:  # a missing --resume must not cost a long run
         raise OutputError(
-            f"{out_dir} already holds a run of {kw['name']} ({existing.name})",
+            f"{out_dir} already holds a run of {kw['name']} ({existing[0].name})",
             "add --resume to continue it, --overwrite to start it again, or give another --name or --out-dir",
         )
+    checkpoint = out_dir / f"{kw['name']}.ckpt"
+    if resume and checkpoint.is_file():
+        saved = load_checkpoint(checkpoint)["config"]
+        taken = [k for k in (*RECIPE, "arch") if k not in given and k in saved and saved[k] != kw.get(k)]
+        for key in taken:
+            kw[key] = Path(saved[key]) if key in ("style_image", "data") else saved[key]
+        if taken:
+            log.info("resuming with the checkpoint's %s", ", ".join(f"--{k.replace('_', '-')} {kw[k]}" for k in taken))
     kw["style_info"] = {k: kw.pop(k) for k in STYLE_INFO}
     kw["preview_images"] = kw.pop("preview") or []
     kw["preview_every"] = kw["checkpoint_every"]

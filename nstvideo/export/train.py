@@ -147,7 +147,7 @@ def recipe_changes(saved: dict[str, Any], cfg: TrainConfig) -> list[tuple[str, A
         if key not in saved:
             continue  # a checkpoint from before that option existed
         was, now = saved[key], getattr(cfg, key)
-        if key in ("style_image", "data"):
+        if key in ("style_image", "data") or (key == "vgg" and {was, now}.isdisjoint(("imagenet", "craft"))):
             same = Path(str(was)).resolve() == Path(str(now)).resolve()
         elif isinstance(now, float) or isinstance(was, float):
             same = was is not None and now is not None and math.isclose(float(was), float(now))
