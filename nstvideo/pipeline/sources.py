@@ -35,7 +35,9 @@ def read_image(path: str | Path) -> np.ndarray:
     if not is_image_path(p):
         raise InputError(
             f"input {p} is not a supported image type",
-            f"supported: {', '.join(IMAGE_SUFFIXES)} (videos: nstvideo file)",
+            f"a GIF is stylised as a video: nstvideo file {p} OUT.mp4"
+            if p.suffix.lower() == ".gif"
+            else f"supported: {', '.join(IMAGE_SUFFIXES)} (videos: nstvideo file)",
         )
     try:
         data = np.fromfile(str(p), dtype=np.uint8)
