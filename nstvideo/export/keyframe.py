@@ -47,7 +47,7 @@ def pick_frame(path: Path, at: float | None, index: int | None) -> tuple[np.ndar
         # The frame on screen at `at`: the last that starts by then. Seek a second early (a frame there may last
         # long: a slide in a screen recording) and walk to it.
         begin = max(at - 1.0, 0.0)
-        chosen: tuple[np.ndarray, float] | None = None
+        chosen: np.ndarray | None = None
         try:
             with FileSource(path, start=begin) as src:
                 for note in src.notes:
@@ -56,7 +56,7 @@ def pick_frame(path: Path, at: float | None, index: int | None) -> tuple[np.ndar
                     t = begin + float(frame.pts * src.info.time_base)
                     if t > at + 1e-6 and chosen is not None:
                         break
-                    chosen = (frame.image, t)
+                    chosen = frame.image
                     if t > at:  # the video starts after `at`: its first frame
                         break
         except InputError as exc:
@@ -64,7 +64,7 @@ def pick_frame(path: Path, at: float | None, index: int | None) -> tuple[np.ndar
                 raise
         if chosen is None:
             raise InputError(f"--at {at:g} is beyond the end of {path} ({length})", "pick an earlier time")
-        return chosen[0], f"the frame on screen at {round(at, 3):g} s"
+        return chosen, f"the frame on screen at {round(at, 3):g} s"
     assert index is not None
     with FileSource(path) as src:
         for note in src.notes:
