@@ -404,12 +404,14 @@ def import_cmd(
     ],
     out: Annotated[Path, typer.Argument(metavar="OUT", help="The .onnx style file to write.")],
     name: Annotated[str | None, typer.Option(help="Style name (default: from MODEL's file name).")] = None,
-    title: Annotated[str | None, typer.Option(help="The painting's title.")] = None,
+    title: Annotated[
+        str | None, typer.Option(help="The painting's title. These five default to what a style file says of itself.")
+    ] = None,
     artist: Annotated[str | None, typer.Option()] = None,
     style_licence: Annotated[str | None, typer.Option("--style-licence")] = None,
     style_source: Annotated[str | None, typer.Option("--style-source")] = None,
     recommended_size: Annotated[
-        int | None, typer.Option("--recommended-size", help="Processing short side it looks best at (512).")
+        int | None, typer.Option("--recommended-size", help="Processing short side it looks best at (else 512).")
     ] = None,
     colour: Annotated[
         str,
