@@ -515,7 +515,7 @@ def _last_output(out: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; NstError -> `error:`/`hint:` lines and its exit code, no traceback."""
     args = _global_flags_first(list(sys.argv[1:] if argv is None else argv))
-    debug = "--debug" in args
+    debug = "--debug" in args[: args.index("--") if "--" in args else len(args)]  # after --, a file's name
     # Until a job installs its own handlers (which stop it cleanly), a signal ends the run as Ctrl-C does.
     previous = entry.install() if threading.current_thread() is threading.main_thread() else {}
     entry.received.clear()

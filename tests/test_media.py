@@ -744,3 +744,11 @@ def test_an_mp4_cut_in_its_audio_data_is_truncated_too(tmp_path: Path) -> None:
     with pytest.raises(ProcessingError, match="truncated"), FileSource(cut) as src:
         for _ in src.frames():
             pass
+
+
+def test_the_frame_count_of_a_cut_is_what_is_written(tmp_path: Path) -> None:
+    # the progress bar's total: a cut half a frame into one keeps it, so the half counts
+    clip = make_clip(tmp_path / "in.mp4", frames=24, fps=25)
+    for start, duration in ((0.3, None), (0.3, 0.5), (0.02, 0.4)):
+        with FileSource(clip, start=start, duration=duration) as src:
+            assert src.info.frame_count == len(list(src.frames())), (start, duration)

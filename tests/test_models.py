@@ -113,3 +113,18 @@ def test_odd_metadata_and_hidden_twins_are_handled(tmp_path, models_dir):
     styles = list_styles([models_dir, twin], errors=problems)
     assert [m.path.parent for m in styles if m.name == "tiny"] == [models_dir]
     assert any("tiny-copy.onnx is hidden by" in p for p in problems)
+
+
+def test_a_folder_named_twice_is_read_once_and_any_case_finds_one_style(tmp_path, models_dir):
+    import shutil
+
+    problems: list[str] = []
+    list_styles([models_dir, models_dir], errors=problems)
+    assert not any("hidden by" in p for p in problems)
+    shouted = tmp_path / "TINY2.onnx"  # a file whose name, in capitals, is another style's name
+    shutil.copy(models_dir / "tiny.onnx", shouted)
+    found = {resolve_style(name, [models_dir, tmp_path]).name for name in ("TINY2", "Tiny2", "tiny2")}
+    assert found == {"tiny2"}  # the style named so, whatever the case typed and the filesystem
+    with pytest.raises(StyleNotFoundError) as err:
+        resolve_style("mine", [tmp_path / "typo"])
+    assert "--models-dir" in err.value.hint and "does not exist" in err.value.hint

@@ -277,9 +277,10 @@ class FileSource:
         if self.start == 0 and self.duration is None and vs.frames:
             count = int(vs.frames)
         elif selected is not None and fps:
-            # frames exist from the video's own start on (its audio may begin long before it)
+            # frames exist from the video's own start on (its audio may begin long before it); half a frame at the
+            # start is kept (the selection's rule), so a half counts as one
             video_from = max(float(((vs.start_time or 0) - zero) * tb) - self.start, 0.0)
-            count = max(int(round((selected - min(video_from, selected)) * fps)), 1)
+            count = max(math.ceil((selected - min(video_from, selected)) * fps - 1e-6), 1)
         else:
             count = None
 

@@ -133,7 +133,14 @@ def model_dirs(extra: Iterable[str | Path] = ()) -> list[Path]:
     """Search order: --models-dir folders, then NSTVIDEO_MODELS, then the bundled styles."""
     dirs = [Path(d) for d in extra]
     dirs += [Path(d) for d in os.environ.get(ENV_VAR, "").split(os.pathsep) if d]
-    return [*dirs, bundled_dir()]
+    seen: set[Path] = set()
+    unique = []
+    for d in [*dirs, bundled_dir()]:  # a folder named twice (or the bundled one in NSTVIDEO_MODELS) is read once
+        key = d.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(d)
+    return unique
 
 
 def list_styles(models_dirs: Sequence[str | Path] = (), errors: list[str] | None = None) -> list[StyleModel]:
@@ -182,13 +189,13 @@ def resolve_style(style: str | Path, models_dirs: Sequence[str | Path] = ()) -> 
     for m in styles:
         if m.name == text:
             return m
+    for m in styles:  # any case, before file names: MOSAIC and Mosaic find the same style on every filesystem
+        if m.name.lower() == text.lower():
+            return m
     # A file called NAME.onnx is that style too (its metadata may name it otherwise); a broken one says why.
     for d in model_dirs(models_dirs):
         if (d / f"{text}.onnx").is_file():
             return read_model(d / f"{text}.onnx", bundled=d == bundled_dir())
-    for m in styles:
-        if m.name.lower() == text.lower():
-            return m
     names = [m.name for m in styles]
     if not names:
         raise StyleNotFoundError(
@@ -203,4 +210,7 @@ def resolve_style(style: str | Path, models_dirs: Sequence[str | Path] = ()) -> 
         )
     close = difflib.get_close_matches(text, names, n=3, cutoff=0.4)
     suggestion = f"did you mean {', '.join(close)}? " if close else ""
+    missing = [str(d) for d in models_dirs if not Path(d).is_dir()]
+    if missing:  # the likelier mistake: the folder the style is in was mistyped
+        suggestion = f"--models-dir {missing[0]} does not exist; " + suggestion
     raise StyleNotFoundError(f"unknown style '{text}'", f"{suggestion}available: {', '.join(names)}")

@@ -65,14 +65,15 @@ class TemporalSmoother:
     def __init__(self, weight: float = 0.5, tolerance: float = TOLERANCE) -> None:
         self.weight = check_smooth(weight)
         self.tolerance = tolerance
-        self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
         self._grid: np.ndarray | None = None
         self.reset()
 
     def reset(self) -> None:
-        """Forget the past (a new clip, a style switch, a seek)."""
+        """Forget the past (a new clip, a style switch, a seek): a reset smoother is a new one."""
         self._grey: np.ndarray | None = None
         self._result: np.ndarray | None = None
+        # DIS keeps state between calls: the same clip after a reset would otherwise come out a little different
+        self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
 
     def __call__(self, original: np.ndarray, stylised: np.ndarray) -> np.ndarray:
         if self.weight <= 0.0:
