@@ -752,3 +752,14 @@ def test_the_frame_count_of_a_cut_is_what_is_written(tmp_path: Path) -> None:
     for start, duration in ((0.3, None), (0.3, 0.5), (0.02, 0.4)):
         with FileSource(clip, start=start, duration=duration) as src:
             assert src.info.frame_count == len(list(src.frames())), (start, duration)
+
+
+def test_subtitles_on_screen_at_a_cut_are_kept_and_trimmed(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in.mkv", frames=24, audio=True, subtitles=True)  # cues 0.0-0.9 s and 1.0-1.8 s
+    out = tmp_path / "out.mkv"
+    transcode(clip, out, start=0.5, duration=0.6)
+    cues = [(round(float(p.pts * p.time_base), 3), round(float(p.duration * p.time_base), 3), bytes(p))
+            for p in packets(out, "subtitle")]  # fmt: skip
+    # the first cue was on screen at the cut (shown from 0 for its last 0.4 s), the second runs past its end
+    assert [(t, d) for t, d, _ in cues] == [(0.0, 0.4), (0.5, 0.1)]
+    assert b"first" in cues[0][2] and b"second" in cues[1][2]

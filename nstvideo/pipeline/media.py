@@ -707,6 +707,24 @@ def _tag_text(value: str) -> str:
     return value
 
 
+def _cue_in_cut(packet: Any, t: float, end_s: float | None) -> bool:
+    """Whether a subtitle cue shown from `t` (output seconds) is on screen inside the cut; one that began before it
+    is moved to its start, one that runs past its end is shortened, as a player would show them."""
+    tb = packet.time_base
+    shown = float((packet.duration or 0) * tb)
+    if t < 0:
+        if t + shown <= 1e-6:
+            return False
+        late = int(round(Fraction(-t) / tb))
+        packet.pts = None if packet.pts is None else packet.pts + late
+        packet.dts = None if packet.dts is None else packet.dts + late
+        packet.duration = max(int(packet.duration) - late, 1)
+        shown, t = shown + t, 0.0
+    if end_s is not None and packet.duration and t + shown > end_s:
+        packet.duration = max(int(round(Fraction(end_s - t) / tb)), 1)
+    return True
+
+
 def _has_alpha(stream: Any, first: av.VideoFrame) -> bool:
     """A transparent video: an alpha plane in its pixels (ProRes 4444, PNG, QuickTime RLE) that is not opaque in its
     first frame (a GIF decodes with one, mostly opaque), or, for VP8/VP9 in WebM, the alpha_mode tag (the decoder
@@ -995,6 +1013,10 @@ class VideoFileSink:
                     self._demux = None
                     return
                 continue
+            if p.src.type == "subtitle" and not _cue_in_cut(packet, t, self._end_s):
+                continue
+            if p.src.type == "subtitle":
+                t = max(t, 0.0)
             if self._start > 0 and t < -1e-6:
                 continue
             if t < 0 and self._out.format.name in _NO_NEGATIVE_TS:
