@@ -809,3 +809,17 @@ def test_a_signal_after_the_output_is_in_place_does_not_undo_the_run(
         ["image", str(clips / "photo.jpg"), str(out), "--models-dir", str(models_dir), "--style", "tiny"]
     )
     assert code == 0 and cv2.imread(str(out)).shape == (48, 64, 3)
+
+
+def test_a_half_transparent_tiff_keeps_its_colours(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from nstvideo.pipeline.sources import read_image
+
+    colours = np.zeros((32, 64, 3), np.uint8)
+    colours[:] = (200, 120, 40)
+    alpha = np.tile(np.linspace(0, 255, 64).astype(np.uint8)[None], (32, 1))  # clear to opaque, left to right
+    Image.fromarray(np.dstack([colours, alpha]), "RGBA").save(tmp_path / "logo.tiff")  # as Pillow, GIMP write it
+    read = read_image(tmp_path / "logo.tiff")[:, :, ::-1].astype(int)
+    seen = alpha > 32  # where there is enough of the colour to recover it
+    assert np.abs(read[seen] - colours[seen]).max() <= 8  # OpenCV alone gave them multiplied by alpha: darker

@@ -414,7 +414,7 @@ def write_styled(src: Path, dst: Path, styled: Any) -> None:
     if alpha is not None and dst.suffix.lower() in ALPHA_SUFFIXES:
         styled = np.dstack([styled, resize(alpha, (styled.shape[1], styled.shape[0]))])
     elif alpha is not None:
-        log.info("note: %s's transparency is dropped (write .png, .webp or .tiff to keep it)", src.name)
+        log.info("note: %s's transparency is dropped (write .png or .webp to keep it)", src.name)
     if extras.animated:
         log.info("note: %s is animated; only its first frame is stylised", src.name)
     if extras.bits > 8:

@@ -14,8 +14,11 @@ from nstvideo.errors import InputError
 log = logging.getLogger("nstvideo")
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
-#: Image types that keep transparency (an input's alpha is carried to an output of these).
-ALPHA_SUFFIXES = (".png", ".webp", ".tif", ".tiff")
+#: Image types that keep transparency (an input's alpha is carried to an output of these). Not TIFF: OpenCV writes
+#: its fourth channel without the tag that says it is alpha.
+ALPHA_SUFFIXES = (".png", ".webp")
+#: Image types whose transparency is read.
+ALPHA_INPUTS = (".png", ".webp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".ts", ".flv", ".wmv", ".mpg", ".mpeg")
 
 
@@ -50,7 +53,24 @@ def read_image(path: str | Path) -> np.ndarray:
         raise InputError(
             f"image {p} is {img.shape[1]}x{img.shape[0]}; sides must be at least 16 px", "use a bigger image"
         )
+    if p.suffix.lower() in (".tif", ".tiff"):
+        img = _unpremultiplied(data, img)
     return to_srgb(p, img)
+
+
+def _unpremultiplied(data: np.ndarray, img: np.ndarray) -> np.ndarray:
+    """An RGBA TIFF's colours as they are: OpenCV (libtiff's RGBA reader) hands them back multiplied by their
+    alpha, so half-transparent parts came out darker."""
+    full = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if full is None or full.ndim != 3 or full.shape[2] != 4 or full.shape[:2] != img.shape[:2]:
+        return img  # no alpha (or turned by its orientation tag: not matched)
+    alpha = full[:, :, 3].astype(np.float32)
+    if full.dtype == np.uint16:
+        alpha /= 257
+    if alpha.min() >= 255:
+        return img
+    scale = np.where(alpha > 0, 255 / np.maximum(alpha, 1), 0)[:, :, None]
+    return np.clip(np.round(img.astype(np.float32) * scale), 0, 255).astype(np.uint8)
 
 
 def read_painting(path: str | Path) -> np.ndarray:
@@ -126,7 +146,7 @@ def read_extras(path: str | Path) -> ImageExtras:
     """The image's transparency and bit depth, so a logo or sticker keeps its alpha where the output can hold it,
     and a 16-bit photo is said to come out at 8 bits."""
     p = Path(path)
-    if p.suffix.lower() not in ALPHA_SUFFIXES:
+    if p.suffix.lower() not in ALPHA_INPUTS:
         return ImageExtras(None, 8)
     animated = is_animated(p)
     img = cv2.imdecode(np.fromfile(str(p), dtype=np.uint8), cv2.IMREAD_UNCHANGED)
