@@ -560,10 +560,19 @@ _GLOBAL_FLAGS = ("--debug", "--quiet", "-q")
 
 
 def _global_flags_first(args: list[str]) -> list[str]:
-    """`nstvideo file a b --debug` means what `nstvideo --debug file a b` does (no command has these flags)."""
+    """`nstvideo file a b --debug` means what `nstvideo --debug file a b` does (no command has these flags), and
+    `nstvideo -h file` what `nstvideo file -h` does (the command's help, not the list of commands)."""
     end = args.index("--") if "--" in args else len(args)
     flags = [a for a in args[:end] if a in _GLOBAL_FLAGS]
-    return flags + [a for a in args[:end] if a not in _GLOBAL_FLAGS] + args[end:]
+    rest = [a for a in args[:end] if a not in _GLOBAL_FLAGS]
+    if len(rest) >= 2 and rest[0] in ("-h", "--help") and rest[1] in app_commands():
+        rest = [rest[1], rest[0], *rest[2:]]
+    return flags + rest + args[end:]
+
+
+def app_commands() -> set[str]:
+    """The names `nstvideo COMMAND` takes."""
+    return {c.name or c.callback.__name__ for c in app.registered_commands}
 
 
 def _interrupted(debug: bool) -> int:

@@ -723,6 +723,12 @@ def test_debug_after_the_command_works_too(models_dir: Path, clips: Path, out_di
     assert "Traceback" in r.stderr and "No such option" not in r.stderr
 
 
+def test_help_before_the_command_is_the_command_s_help() -> None:
+    r = cli("-h", "file")
+    assert_ok(r)
+    assert "--start" in r.stdout and "--encoder" in r.stdout  # file's own options, not the list of commands
+
+
 def test_version() -> None:
     from nstvideo import __version__
 
