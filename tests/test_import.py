@@ -170,6 +170,11 @@ def test_what_cannot_be_a_style_is_refused_saying_why(tmp_path: Path, examples) 
     torch.save(torch.nn.Linear(2, 2), tmp_path / "module.pth")  # a whole pickled module, not a state dict
     with pytest.raises(InputError, match="whole pickled model"):
         import_model(tmp_path / "module.pth", tmp_path / "o.onnx")
+    wide = dict(_examples_net().state_dict())
+    wide["conv1.conv2d.weight"] = torch.zeros(16, 3, 9, 9)  # the same names, another size
+    torch.save(wide, tmp_path / "wide.pth")
+    with pytest.raises(InputError, match="other shapes"):
+        import_model(tmp_path / "wide.pth", tmp_path / "o.onnx")
     torch.save({"conv1.weight": torch.zeros(3)}, tmp_path / "other.pth")
     with pytest.raises(InputError, match="not a pytorch/examples"):
         import_model(tmp_path / "other.pth", tmp_path / "o.onnx")

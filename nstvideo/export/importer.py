@@ -157,17 +157,18 @@ def _from_pth(path: Path) -> onnx.ModelProto:
     # Files saved by old PyTorch carry InstanceNorm running stats, which the net does not use (as their stylize()).
     state = {k: v for k, v in state.items() if not re.search(r"in\d+\.running_(mean|var)$", k)}
     net = _examples_net().eval()
-    result = net.load_state_dict(state, strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        odd = (result.missing_keys or result.unexpected_keys)[:3]
+    wanted = net.state_dict()
+    missing, unexpected = sorted(wanted.keys() - state.keys()), sorted(state.keys() - wanted.keys())
+    if missing or unexpected:
         raise InputError(
             f"{path} is not a pytorch/examples fast_neural_style TransformerNet "
-            f"({'missing' if result.missing_keys else 'unexpected'} weights: {', '.join(odd)})",
+            f"({'missing' if missing else 'unexpected'} weights: {', '.join((missing or unexpected)[:3])})",
             "other PyTorch nets: export them to ONNX (torch.onnx.export) and import the .onnx",
         )
-    shapes = [tuple(v.shape) != tuple(net.state_dict()[k].shape) for k, v in state.items()]
-    if any(shapes):
+    # checked before loading: load_state_dict raises its own multi-line error on a shape it does not expect
+    if any(v.shape != wanted[k].shape for k, v in state.items()):
         raise InputError(f"{path}'s weights have other shapes than TransformerNet's", "is it a fast_neural_style net?")
+    net.load_state_dict(state)
     if not all(torch.isfinite(v).all() for v in state.values()):
         raise InputError(f"{path} holds non-finite weights", "the net's training diverged; use another file")
     sample = torch.rand(1, 3, 64, 64) * 255
