@@ -147,11 +147,11 @@ def test_scaled_size():
 def test_auto_logs_why_faster_providers_were_skipped(tiny_model, caplog, monkeypatch):
     import onnxruntime as ort
 
-    from nstvideo.pipeline import session
+    import nstvideo.pipeline
 
     if "TensorrtExecutionProvider" in ort.get_available_providers():
         pytest.skip("this machine has TensorRT")
-    monkeypatch.setattr(session, "_said", set())  # a process says each provider line once
+    monkeypatch.setattr(nstvideo.pipeline, "_said", set())  # a process says each provider line once
     with caplog.at_level("INFO", logger="nstvideo"):
         s = Stylizer(tiny_model, device="auto")
         Stylizer(tiny_model, device="auto")  # a second style: nothing new to say

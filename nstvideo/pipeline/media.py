@@ -236,10 +236,10 @@ class FileSource:
         self._tb = tb
         # The file's zero is where its earliest stream starts: audio may start before the first frame, and is
         # kept (an AAC priming start below zero counts as zero, so the video is not moved for it); --start counts
-        # from there, as players show the file. A frame is selected when it is on screen for at least half of
-        # [start, start+duration) ∩ its own display time (half a frame at most: a slide shown for a minute in a
-        # screen recording counts); one that begins before the start is shown from the start. Frame.pts counts
-        # from the first selected frame (or the zero, if that is earlier), so pts are never negative.
+        # from there, as players show the file. A frame is selected when more than half of its display time (of an
+        # average frame at most: a slide shown for a minute in a screen recording counts) is inside
+        # [start, start+duration) — see _selected for ties; one that begins before the start is shown from it.
+        # Frame.pts counts from the first selected frame (or the zero, if that is earlier), so pts are never negative.
         zero = vs.start_time if vs.start_time is not None else 0
         for a in container.streams.audio:
             if a.start_time is not None and a.time_base:

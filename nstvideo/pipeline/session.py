@@ -15,6 +15,7 @@ from pathlib import Path
 from types import ModuleType
 
 from nstvideo.errors import DeviceUnavailableError, MissingDependencyError, ModelError, UsageError
+from nstvideo.pipeline import log_once
 
 log = logging.getLogger("nstvideo")
 
@@ -192,16 +193,6 @@ def _try(ort: ModuleType, path: Path, provider: str, options: object):  # noqa: 
     return sess
 
 
-_said: set[str] = set()
-
-
-def _say_once(level: int, line: str) -> None:
-    """Log a provider line once per process: the webcam loads every style, and each would repeat the same three."""
-    if line not in _said:
-        _said.add(line)
-        log.log(level, line)
-
-
 def create_session(path: str | Path, device: str = "auto", threads: int = 0):  # noqa: ANN201
     """Build a session on the best available provider for `device`; returns (session, SessionInfo)."""
     if device not in DEVICES:
@@ -241,8 +232,8 @@ def create_session(path: str | Path, device: str = "auto", threads: int = 0):  #
         for reason in skipped:
             # DirectML/CoreML exist on other platforms only: not worth a line on every run
             quiet = reason.startswith(("directml: not in", "coreml: not in"))
-            _say_once(logging.DEBUG if quiet else logging.INFO, f"skipped {reason}")
-        _say_once(logging.INFO, f"running on {SHORT[active]} ({active})")
+            log_once(f"skipped {reason}", logging.DEBUG if quiet else logging.INFO)
+        log_once(f"running on {SHORT[active]} ({active})")
         return sess, info
     if device != "auto":
         gpu_build = "CUDAExecutionProvider" in ort.get_available_providers()

@@ -10,8 +10,7 @@ import cv2
 import numpy as np
 
 from nstvideo.errors import InputError
-
-log = logging.getLogger("nstvideo")
+from nstvideo.pipeline import log_once
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 #: Image types that keep transparency (an input's alpha is carried to an output of these). Not TIFF: OpenCV writes
@@ -88,20 +87,20 @@ def read_painting(path: str | Path) -> np.ndarray:
     if extras.alpha is not None and extras.alpha.shape == img.shape[:2]:
         a = extras.alpha.astype(np.float32)[:, :, None] / 255
         img = np.round(img * a + 255 * (1 - a)).astype(np.uint8)
-        _note(p, f"note: the painting {p.name} is partly transparent; its transparent parts are taken as white")
+        log_once(f"note: the painting {p.name} is partly transparent; its transparent parts are taken as white")
     if extras.animated:
-        _note(p, f"note: the painting {p.name} is animated; its first frame is used")
+        log_once(f"note: the painting {p.name} is animated; its first frame is used")
     return img
-
-
-_noted: set[str] = set()
 
 
 def to_srgb(path: Path, img: np.ndarray, quiet: bool = False) -> np.ndarray:
     """The photo in sRGB: one with another embedded profile (Adobe RGB from a camera, Display P3 from a phone)
     would otherwise be read as sRGB — duller, and written untagged, so shown duller still. The nets were trained on
-    sRGB and an untagged output means sRGB, so its pixels are converted (perceptual intent, LittleCMS via Pillow)."""
+    sRGB and an untagged output means sRGB, so its pixels are converted (perceptual intent, LittleCMS via Pillow).
+    `quiet`: the note goes to the debug log (hundreds of training photos)."""
     import io
+
+    level = logging.DEBUG if quiet else logging.INFO
 
     from PIL import Image, ImageCms, UnidentifiedImageError
 
@@ -119,18 +118,10 @@ def to_srgb(path: Path, img: np.ndarray, quiet: bool = False) -> np.ndarray:
         )
         rgb = ImageCms.applyTransform(Image.fromarray(np.ascontiguousarray(img[:, :, ::-1])), transform)
     except (OSError, ValueError, UnidentifiedImageError, ImageCms.PyCMSError) as exc:
-        _note(path, f"note: {path.name}'s colour profile cannot be read ({exc}); its colours are taken as sRGB", quiet)
+        log_once(f"note: {path.name}'s colour profile cannot be read ({exc}); its colours are taken as sRGB", level)
         return img
-    _note(path, f"note: {path.name}'s colours converted from {name} to sRGB", quiet)
+    log_once(f"note: {path.name}'s colours converted from {name} to sRGB", level)
     return np.ascontiguousarray(np.asarray(rgb)[:, :, ::-1])
-
-
-def _note(path: Path, line: str, quiet: bool = False) -> None:
-    """Once per file and process (a job reads its input to check it, then to stylise it); `quiet`: debug only
-    (hundreds of training photos)."""
-    if line not in _noted:
-        _noted.add(line)
-        log.log(logging.DEBUG if quiet else logging.INFO, line)
 
 
 @dataclass(frozen=True)
