@@ -616,23 +616,16 @@ def _run(opts: LiveOptions, source: CameraSource, bank: StyleBank, state: LiveSt
 def _while_stoppable(work: Callable[[], T], stop: StopFlag) -> T:
     """Run `work` (a camera or URL that takes seconds to open, a model load) in a thread, so a signal stops the
     run at once rather than when the work gives up; the abandoned thread dies with the process."""
-    box: dict[str, Any] = {}
-
-    def body() -> None:
-        try:
-            box["result"] = work()
-        except BaseException as exc:
-            box["error"] = exc
-
-    thread = threading.Thread(target=body, name="nstvideo-open", daemon=True)
-    thread.start()
-    while thread.is_alive() and not stop.event.is_set():
-        thread.join(0.05)
+    result: list[T] = []
+    stage = Stage("nstvideo-open", lambda: result.append(work()))
+    stage.start()
+    while stage.is_alive() and not stop.event.is_set():
+        stage.join(0.05)
     if stop.event.is_set():
         raise Interrupted(stop.signum or signal.SIGINT, "")  # nothing was written yet
-    if "error" in box:
-        raise box["error"]
-    return box["result"]
+    if stage.error is not None:
+        raise stage.error
+    return result[0]
 
 
 def _fresh_path(folder: Path, stem: str, suffix: str) -> Path:
