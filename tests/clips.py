@@ -388,7 +388,9 @@ def make_hdr_clip(path: str | Path, trc: int, linear: np.ndarray, frames: int = 
     else:
         a = 0.17883277
         b, c = 1 - 4 * a, 0.5 - a * np.log(4 * a)
-        scene = np.power(nits / hdr.HLG_PEAK_NITS, 1 / 1.2)
+        display = nits / hdr.HLG_PEAK_NITS  # the inverse of BT.2100's OOTF, which works on luminance
+        luma = np.maximum(display @ hdr.BT2020_LUMA.astype(np.float64), 1e-12)[..., None]
+        scene = display * np.power(luma, (1 - hdr.HLG_GAMMA) / hdr.HLG_GAMMA)
         code = np.where(scene <= 1 / 12, np.sqrt(3 * scene), a * np.log(np.maximum(12 * scene - b, 1e-12)) + c)
     rgb = av.VideoFrame.from_ndarray(np.round(np.clip(code, 0, 1) * 65535).astype(np.uint16), format="rgb48le")
     yuv = VideoReformatter().reformat(

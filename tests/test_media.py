@@ -723,9 +723,10 @@ def test_interlaced_video_is_deinterlaced(tmp_path: Path) -> None:
 @pytest.mark.parametrize("trc", [16, 18], ids=["PQ", "HLG"])
 def test_hdr_video_is_tone_mapped_to_the_sdr_picture(tmp_path: Path, trc: int) -> None:
     # A phone's HDR clip: read as SDR it would come out grey and flat. Below the knee the picture must be the SDR
-    # one (BT.709, shown with BT.1886's gamma 2.4); a highlight five times SDR white rolls off to white.
+    # one (BT.709, shown with BT.1886's gamma 2.4), the shadows too (a table in steps of linear light had no code
+    # between 0 and 8); a highlight five times SDR white rolls off to white.
     linear = np.zeros((48, 96, 3))
-    linear[:, :32] = np.linspace(0.01, 0.7, 32)[None, :, None]
+    linear[:, :32] = np.geomspace(2e-5, 0.7, 32)[None, :, None]
     linear[:, 32:64] = (0.5, 0.2, 0.05)
     linear[:, 64:] = 5.0
     with FileSource(make_hdr_clip(tmp_path / "hdr.mkv", trc, linear)) as src:
@@ -734,6 +735,31 @@ def test_hdr_video_is_tone_mapped_to_the_sdr_picture(tmp_path: Path, trc: int) -
     expected = np.round(255 * np.power(linear[:, :64], 1 / 2.4))
     assert np.abs(rgb[:, :64] - expected).max() <= 2
     assert rgb[:, 64:].min() >= 250
+
+
+@pytest.mark.skipif(not hasattr(Colorspace, "BT2020"), reason="PyAV < 18 has no BT.2020 matrix")
+@pytest.mark.parametrize("trc", [16, 18], ids=["PQ", "HLG"])
+def test_hdr_highlights_keep_their_hue(tmp_path: Path, trc: int) -> None:
+    # A sunset: orange at three times SDR white. A tone curve per channel made it pale yellow (the red channel
+    # rolled off first, the others caught up: G/R 0.4 -> 0.96 in linear light); its three channels scale together.
+    linear = np.zeros((32, 32, 3))
+    linear[:] = (3.0, 1.2, 0.3)
+    with FileSource(make_hdr_clip(tmp_path / "sunset.mkv", trc, linear)) as src:
+        bgr = next(src.frames()).image[8:24, 8:24].reshape(-1, 3).mean(axis=0)
+    r, g, b = np.power(bgr[::-1] / 255, 2.4)  # back to linear light
+    assert r > 0.85  # rolled off to near white's level, not clipped below it
+    assert g / r == pytest.approx(0.4, abs=0.03)
+    assert b / r == pytest.approx(0.1, abs=0.02)
+
+
+@pytest.mark.parametrize("trc", [16, 18], ids=["PQ", "HLG"])
+def test_hdr_frames_mapped_in_bands_equal_one_pass(trc: int) -> None:
+    # the bands run on a thread pool; a frame split among them must come out as one pass would make it
+    from nstvideo.pipeline import hdr
+
+    codes = np.random.default_rng(1).integers(0, 65536, (517, 203, 3), dtype=np.uint16)
+    tone = hdr.HdrToSdr(trc)
+    assert np.array_equal(tone(codes), tone._map(codes))
 
 
 def test_an_mp4_cut_in_its_audio_data_is_truncated_too(tmp_path: Path) -> None:
