@@ -226,11 +226,11 @@ def image(
         _keyframe(inp, out, style_image, None, None, size, iterations, content_weight, style_weight,
                   tv_weight, init, optimizer, preserve_color, style_scale, seed, device, vgg, overwrite)  # fmt: skip
         return
-    image_targets(inp, out, overwrite=overwrite)  # output errors too, before a model is loaded
+    image_targets(inp, out, overwrite=overwrite, photo=photo)  # output errors too, before a model is loaded
     s = _stylizer(style, size, output_size, strength, preserve_color, device, models_dir)
     if not inp.is_dir():
         _last_output(out)
-    stylize_images(str(inp), str(out), s, overwrite=overwrite)
+    stylize_images(str(inp), str(out), s, overwrite=overwrite, photo=photo)
 
 
 @app.command()

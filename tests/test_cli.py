@@ -222,6 +222,22 @@ def test_image_to_png_keeps_size(models_dir: Path, clips: Path, out_dir: Path) -
     assert_nothing_written(out_dir, "styled.png")
 
 
+def test_a_photo_is_decoded_once(tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # checked before the model loads, then stylised: a 24-megapixel JPEG was decoded four times
+    import cv2
+
+    from nstvideo import cli
+
+    photo = tmp_path / "photo.jpg"
+    cv2.imwrite(str(photo), np.random.default_rng(0).integers(0, 256, (40, 60, 3), dtype=np.uint8))
+    decodes = []
+    real = cv2.imdecode
+    monkeypatch.setattr(cv2, "imdecode", lambda *a: decodes.append(a[1]) or real(*a))
+    assert cli.main(["image", str(photo), str(tmp_path / "out.jpg"), "--style", str(tiny_model)]) == 0
+    assert decodes == [cv2.IMREAD_COLOR]
+    assert cv2.imread(str(tmp_path / "out.jpg")).shape == (40, 60, 3)
+
+
 def test_image_directory_to_directory(models_dir: Path, tmp_path: Path) -> None:
     src = tmp_path / "photos"
     src.mkdir()

@@ -306,8 +306,11 @@ def stylize_file(
     return count
 
 
-def image_targets(inp: str | Path, out: str | Path, *, overwrite: bool = False) -> list[tuple[Path, Path]]:
-    """The (input, output) pairs of an image job, refused now, before a model loads, if any cannot be written."""
+def image_targets(
+    inp: str | Path, out: str | Path, *, overwrite: bool = False, photo: Any = None
+) -> list[tuple[Path, Path]]:
+    """The (input, output) pairs of an image job, refused now, before a model loads, if any cannot be written.
+    `photo`: the single input, already read (so checked): a big photo is decoded once."""
     import os
 
     from nstvideo.errors import OutputError
@@ -317,7 +320,8 @@ def image_targets(inp: str | Path, out: str | Path, *, overwrite: bool = False) 
 
     src, dst = Path(inp), Path(out)
     if not src.is_dir():
-        read_image(src)
+        if photo is None:
+            read_image(src)
         check_output(src, dst, overwrite)
         check_image_suffix(dst)
         return [(src, dst)]
@@ -342,18 +346,20 @@ def image_targets(inp: str | Path, out: str | Path, *, overwrite: bool = False) 
     return targets
 
 
-def stylize_images(inp: str, out: str, stylizer: Any, *, overwrite: bool = False) -> int:
-    """One image to one image, or a folder of images to a folder; returns the number written.
+def stylize_images(inp: str, out: str, stylizer: Any, *, overwrite: bool = False, photo: Any = None) -> int:
+    """One image to one image, or a folder of images to a folder; returns the number written. `photo`: the single
+    input, already read.
 
     In a folder, an image that cannot be read is skipped with a warning and the rest are written; the run then
     ends with an error (exit 1) naming how many failed.
     """
     from nstvideo.errors import InputError
+    from nstvideo.pipeline.sources import read_image
 
-    targets = image_targets(inp, out, overwrite=overwrite)
+    targets = image_targets(inp, out, overwrite=overwrite, photo=photo)
     src, dst = Path(inp), Path(out)
     if not src.is_dir():
-        _stylize_image(*targets[0], stylizer)
+        write_styled(src, dst, stylizer(read_image(src) if photo is None else photo))
         log.info("wrote %s", dst)
         return 1
     created = not dst.exists()
