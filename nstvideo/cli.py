@@ -235,8 +235,8 @@ def image(
 
 @app.command()
 def file(
-    inp: Annotated[Path, typer.Argument(metavar="IN", help="Input video (any format FFmpeg reads).")],
-    out: Annotated[Path, typer.Argument(metavar="OUT", help="Output video: .mp4, .mkv or .mov.")],
+    inp: Annotated[Path, typer.Argument(metavar="IN", help="Input video (any format FFmpeg reads), or a folder.")],
+    out: Annotated[Path, typer.Argument(metavar="OUT", help="Output video: .mp4, .mkv or .mov; a folder for one.")],
     style: Style = "mosaic",
     size: Size = None,
     output_size: OutputSize = None,
@@ -254,7 +254,7 @@ def file(
     overwrite: Overwrite = False,
     models_dir: ModelsDir = None,
 ) -> None:
-    """Stylise a video file to H.264, keeping its audio, subtitles and timing."""
+    """Stylise a video file (or a folder of them) to H.264, keeping audio, subtitles and timing."""
     if style_image is not None:
         raise UsageError(
             "--style-image is for single frames: video needs a trained style",
@@ -264,9 +264,18 @@ def file(
     from nstvideo.pipeline.engine import check_batch_size
     from nstvideo.pipeline.media import FileSource, check_encode_options
     from nstvideo.pipeline.outputs import check_output
-    from nstvideo.pipeline.runner import stylize_file
+    from nstvideo.pipeline.runner import check_times, stylize_file, stylize_videos, video_targets
 
+    options = dict(start=start, duration=duration, encoder=encoder, crf=crf, preset=preset, batch_size=batch_size)
     # Everything that can be refused is refused before a model is loaded: input, output, encoder options.
+    check_times(start, duration)
+    if inp.is_dir():  # a folder of clips into a folder, the model loaded once
+        for suffix in sorted({t.suffix.lower() for _, t in video_targets(inp, out, overwrite=overwrite)}):
+            check_encode_options(out / f"x{suffix}", encoder, crf, preset)
+        check_batch_size(batch_size)
+        s = _stylizer(style, size, output_size, strength, preserve_color, device, models_dir, smooth)
+        stylize_videos(inp, out, s, overwrite=overwrite, **options)
+        return
     with FileSource(inp, start=start, duration=duration) as source:
         if source.still:  # a one-frame "video" no player would show
             raise UsageError(f"{inp} is a still image; `file` makes videos", f"for a photo: nstvideo image {inp} OUT")
@@ -274,10 +283,7 @@ def file(
     check_encode_options(out, encoder, crf, preset)
     check_batch_size(batch_size)
     s = _stylizer(style, size, output_size, strength, preserve_color, device, models_dir, smooth)
-    stylize_file(
-        str(inp), str(out), s, start=start, duration=duration, encoder=encoder, crf=crf, preset=preset,
-        batch_size=batch_size, overwrite=overwrite,
-    )  # fmt: skip
+    stylize_file(str(inp), str(out), s, overwrite=overwrite, **options)
 
 
 def _keyframe(inp, out, style_image, at, frame, size, iterations, content_weight, style_weight, tv_weight, init,

@@ -316,6 +316,58 @@ def test_file_keeps_frames_and_copies_audio_bytes(models_dir: Path, clips: Path,
     assert audio_in and audio_out == audio_in  # copied packet for packet, never re-encoded
 
 
+def test_file_on_a_folder_stylises_every_video_with_one_model_load(models_dir: Path, tmp_path: Path) -> None:
+    # an editor's folder of clips: each comes out under its name (.mkv and .mov kept, others as .mp4), the same
+    # frames and the audio; other files are left alone
+    src = tmp_path / "clips"
+    src.mkdir()
+    make_clip(src / "a.mp4", frames=6, audio=True)
+    make_clip(src / "b.mkv", frames=5)
+    make_clip(src / "c.avi", frames=4, codec="mpeg4")
+    write_image(src / "poster.jpg", 32, 32)
+    (src / "notes.txt").write_text("take 2 is the good one")
+    out = tmp_path / "styled"
+    r = stylise(models_dir, "file", src, out, "--preset", "ultrafast")
+    assert_ok(r)
+    assert sorted(p.name for p in out.iterdir()) == ["a.mp4", "b.mkv", "c.mp4"]
+    assert [video_packets(out / n)[0] for n in ("a.mp4", "b.mkv", "c.mp4")] == [6, 5, 4]
+    assert audio_payloads(out / "a.mp4") == audio_payloads(src / "a.mp4")
+    assert "video 3 of 3: c.avi" in r.stderr
+    assert r.stderr.count("style tiny on cpu") == 3
+
+
+def test_file_on_a_folder_skips_a_broken_video_and_says_so(models_dir: Path, tmp_path: Path) -> None:
+    src = tmp_path / "clips"
+    src.mkdir()
+    make_clip(src / "a.mp4", frames=4)
+    make_garbage(src / "b.mp4")
+    make_clip(src / "c.mkv", frames=4)
+    out = tmp_path / "styled"
+    r = stylise(models_dir, "file", src, out, "--preset", "ultrafast")
+    assert_error(r, 1, "1 of 3 videos failed", "b.mp4")
+    assert "warning: skipped b.mp4" in r.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["a.mp4", "c.mkv"]  # no partial file of b
+
+
+def test_file_on_a_folder_refuses_before_any_work(models_dir: Path, tmp_path: Path) -> None:
+    src = tmp_path / "clips"
+    src.mkdir()
+    (src / "notes.txt").write_text("no video here")
+    assert_error(stylise(models_dir, "file", src, tmp_path / "o"), 2, "has no videos")
+    make_clip(src / "take.avi", frames=2, codec="mpeg4")
+    make_clip(src / "take.mp4", frames=2)
+    assert_error(stylise(models_dir, "file", src, tmp_path / "o"), 2, "take.avi and take.mp4", "take.mp4")
+    (src / "take.avi").unlink()
+    assert_error(stylise(models_dir, "file", src, src), 2, "is the input directory")
+    assert_error(stylise(models_dir, "file", src, tmp_path / "o.mp4"), 2, "is a video name")
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "take.mp4").write_bytes(b"earlier")
+    assert_error(stylise(models_dir, "file", src, tmp_path / "o"), 2, "already exist")
+    assert (tmp_path / "o" / "take.mp4").read_bytes() == b"earlier"
+    assert_error(stylise(models_dir, "file", src, tmp_path / "p", "--crf", "60"), 2, "crf")
+    assert not (tmp_path / "p").exists()
+
+
 def test_file_start_and_duration_select_frames(models_dir: Path, clips: Path, out_dir: Path) -> None:
     out = out_dir / "cut.mkv"
     r = stylise(
@@ -665,6 +717,27 @@ def test_signal_stops_and_removes_partial_output(
     stderr = interrupt(cmd, signum, code, working)
     assert any(line.startswith("error: ") for line in stderr.splitlines()), stderr
     assert_nothing_written(out_dir)
+
+
+def test_a_signal_in_a_folder_run_keeps_the_finished_videos(models_dir: Path, long_clip: Path, tmp_path: Path) -> None:
+    src, out = tmp_path / "clips", tmp_path / "styled"
+    src.mkdir()
+    make_clip(src / "a.mp4", frames=2)
+    shutil.copy(long_clip, src / "b.mp4")
+    cmd = [sys.executable, "-m", "nstvideo", "file", str(src), str(out), "--style", "tiny"]
+    cmd += ["--models-dir", str(models_dir), "--size", "0", "--preset", "ultrafast"]
+
+    def on_the_second(proc: subprocess.Popen) -> None:
+        deadline = time.monotonic() + 30
+        while not (out.is_dir() and any(t.startswith(".b.") for t in temp_files(out))):  # b's hidden part
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1]
+            time.sleep(0.02)
+        time.sleep(0.3)
+
+    stderr = interrupt(cmd, signal.SIGINT, 130, on_the_second)
+    assert "1 of 2 videos written" in stderr, stderr
+    assert_nothing_written(out, "a.mp4")
+    assert video_packets(out / "a.mp4")[0] == 2
 
 
 def test_a_third_stop_signal_gives_up_what_is_unfinished(tmp_path: Path) -> None:

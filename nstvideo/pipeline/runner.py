@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
+import math
 import os
 import queue
 import signal
@@ -245,6 +247,16 @@ def as_processing_error(exc: BaseException) -> NstError:
     return ProcessingError(f"failed while working: {type(exc).__name__}: {exc}", "run again with --debug for details")
 
 
+def check_times(start: float, duration: float | None) -> None:
+    """--start and --duration, refused before a file is opened."""
+    from nstvideo.errors import UsageError
+
+    if not (math.isfinite(start) and start >= 0):
+        raise UsageError(f"--start must be 0 or more seconds, got {start}", "give seconds from the start, e.g. 12.5")
+    if duration is not None and not (math.isfinite(duration) and duration > 0):
+        raise UsageError(f"--duration must be positive, got {duration}", "give seconds, e.g. 5")
+
+
 def stylize_file(
     inp: str,
     out: str,
@@ -262,15 +274,11 @@ def stylize_file(
 
     Frames reach the stylizer in order, from one thread, so a smoothing Stylizer sees the clip as one sequence.
     """
-    from nstvideo.errors import UsageError
     from nstvideo.pipeline.engine import check_batch_size
     from nstvideo.pipeline.media import FileSource, Frame, VideoFileSink
     from nstvideo.pipeline.outputs import check_output
 
-    if start < 0:
-        raise UsageError(f"--start must not be negative, got {start}", "give seconds from the beginning, e.g. 12.5")
-    if duration is not None and duration <= 0:
-        raise UsageError(f"--duration must be positive, got {duration}", "give seconds, e.g. 5")
+    check_times(start, duration)
     check_batch_size(batch_size)
     with FileSource(inp, start=start, duration=duration) as source:
         check_output(Path(inp), Path(out), overwrite)
@@ -306,15 +314,81 @@ def stylize_file(
     return count
 
 
+def video_targets(inp: str | Path, out: str | Path, *, overwrite: bool = False) -> list[tuple[Path, Path]]:
+    """The (input, output) pairs of `file` on a folder: each video under its own name, in .mp4 unless it is an
+    .mkv or .mov (whose container is kept), refused now, before a model loads, if any cannot be written."""
+    from nstvideo.errors import InputError, OutputError
+    from nstvideo.pipeline.media import CONTAINER_FORMATS
+    from nstvideo.pipeline.sources import VIDEO_SUFFIXES
+
+    src, dst = Path(inp), Path(out)
+    files = sorted(p for p in src.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+    if not files:
+        raise InputError(
+            f"directory {src} has no videos", f"supported: {', '.join(VIDEO_SUFFIXES)}; one file: nstvideo file IN OUT"
+        )
+    targets = [(f, dst / (f.name if f.suffix.lower() in CONTAINER_FORMATS else f"{f.stem}.mp4")) for f in files]
+    seen: dict[str, Path] = {}
+    for f, t in targets:
+        if (twin := seen.setdefault(t.name.lower(), f)) is not f:
+            raise OutputError(
+                f"{twin.name} and {f.name} would both be written as {t.name}", "rename one of them, or move it out"
+            )
+    named_as_file = dst.suffix.lower() in VIDEO_SUFFIXES
+    return folder_targets(src, dst, targets, overwrite, named_as_file, "a video")
+
+
+def stylize_videos(inp: str | Path, out: str | Path, stylizer: Any, *, overwrite: bool = False, **options: Any) -> int:
+    """Every video of folder `inp` into folder `out`, the model loaded once; returns the number written.
+
+    A video that cannot be read or ends early is skipped with a warning and the others are written; the run then
+    ends with an error (exit 1) naming how many failed. A failure to write (a full disk) ends the run: the next
+    videos would fail the same way. `options`: stylize_file's.
+    """
+    from nstvideo.errors import InputError
+
+    targets = video_targets(inp, out, overwrite=overwrite)
+    dst = Path(out)
+    created = not dst.exists()
+    dst.mkdir(exist_ok=True)
+    failed: list[str] = []
+    written = 0
+    for i, (f, t) in enumerate(targets, start=1):
+        log.info("video %d of %d: %s", i, len(targets), f.name)
+        try:
+            stylize_file(str(f), str(t), stylizer, overwrite=overwrite, **options)
+            written += 1
+        except Interrupted as exc:
+            raise Interrupted(
+                exc.exit_code - 128, f"{written} of {len(targets)} videos written to {dst}; {f.name}'s part removed"
+            ) from exc
+        except (InputError, ProcessingError) as exc:
+            cause = exc.__cause__
+            if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EACCES, errno.EROFS):
+                raise
+            failed.append(f"{f.name}: {exc.message}")
+            log.warning("warning: skipped %s: %s", f.name, exc.message)
+    log.info("wrote %d videos to %s", written, dst)
+    if failed and not written and created:
+        dst.rmdir()
+    if failed:
+        raise ProcessingError(
+            f"{len(failed)} of {len(targets)} videos failed ({failed[0]}"
+            + (f", and {len(failed) - 1} more" if len(failed) > 1 else "")
+            + ")",
+            f"the other {written} were written; fix or remove those files and run again with --overwrite"
+            if written
+            else "check that the folder holds videos that play elsewhere",
+        )
+    return written
+
+
 def image_targets(
     inp: str | Path, out: str | Path, *, overwrite: bool = False, photo: Any = None
 ) -> list[tuple[Path, Path]]:
     """The (input, output) pairs of an image job, refused now, before a model loads, if any cannot be written.
     `photo`: the single input, already read (so checked): a big photo is decoded once."""
-    import os
-
-    from nstvideo.errors import OutputError
-    from nstvideo.pipeline.outputs import check_output, check_parent
+    from nstvideo.pipeline.outputs import check_output
     from nstvideo.pipeline.sinks import check_image_suffix
     from nstvideo.pipeline.sources import is_image_path, list_images, read_image
 
@@ -326,10 +400,23 @@ def image_targets(
         check_image_suffix(dst)
         return [(src, dst)]
     files = list_images(src)
+    return folder_targets(src, dst, [(f, dst / f.name) for f in files], overwrite, is_image_path(dst), "an image")
+
+
+def folder_targets(
+    src: Path, dst: Path, targets: list[tuple[Path, Path]], overwrite: bool, named_as_file: bool, kind: str
+) -> list[tuple[Path, Path]]:
+    """A folder job's OUT refused before a model loads: a file, the input folder itself, unwritable, or holding
+    outputs already (without --overwrite). `named_as_file`: OUT, not yet there, is named like one output."""
+    import os
+
+    from nstvideo.errors import OutputError
+    from nstvideo.pipeline.outputs import check_parent
+
     if dst.exists() and not dst.is_dir():
         raise OutputError(f"output {dst} is a file but the input is a directory", "give a directory as OUT")
-    if not dst.exists() and is_image_path(dst):
-        raise OutputError(f"input {src} is a directory but output {dst} is an image name", "give a directory as OUT")
+    if not dst.exists() and named_as_file:
+        raise OutputError(f"input {src} is a directory but output {dst} is {kind} name", "give a directory as OUT")
     if dst.exists() and os.path.samefile(dst, src):  # also through a bind mount or another spelling of it
         raise OutputError(f"output directory {dst} is the input directory", "choose another directory")
     if dst.is_dir():
@@ -337,8 +424,7 @@ def image_targets(
             raise OutputError(f"output directory {dst} is not writable", "choose a directory you can write to")
     else:
         check_parent(dst)
-    targets = [(f, dst / f.name) for f in files]
-    existing = [t for _, t in targets if t.exists()]
+    existing = [t for _, t in targets if t.exists() or t.is_symlink()]
     if existing and not overwrite:
         raise OutputError(
             f"{len(existing)} outputs already exist in {dst} (e.g. {existing[0].name})", "pass --overwrite"

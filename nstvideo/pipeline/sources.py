@@ -18,7 +18,10 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 ALPHA_SUFFIXES = (".png", ".webp")
 #: Image types whose transparency is read.
 ALPHA_INPUTS = (".png", ".webp", ".tif", ".tiff")
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".ts", ".flv", ".wmv", ".mpg", ".mpeg")
+VIDEO_SUFFIXES = (
+    ".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".ts", ".mts", ".m2ts", ".flv", ".wmv", ".mpg", ".mpeg",
+    ".3gp", ".ogv", ".mxf",
+)  # fmt: skip
 
 
 def is_image_path(path: str | Path) -> bool:
