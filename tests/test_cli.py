@@ -349,6 +349,35 @@ def test_file_on_a_folder_skips_a_broken_video_and_says_so(models_dir: Path, tmp
     assert sorted(p.name for p in out.iterdir()) == ["a.mp4", "c.mkv"]  # no partial file of b
 
 
+def test_file_on_a_folder_stops_at_a_full_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a video that cannot be read is skipped; one that cannot be written ends the run (so would the next ones)
+    from nstvideo.errors import InputError, ProcessingError
+    from nstvideo.pipeline import runner
+
+    src = tmp_path / "clips"
+    src.mkdir()
+    for name in ("a.mp4", "b.mp4", "c.mp4", "d.mp4"):
+        (src / name).write_bytes(b"")
+    tried = []
+
+    def stylize_file(inp: str, out: str, *_a: object, **_k: object) -> int:
+        tried.append(Path(inp).name)
+        if inp.endswith("a.mp4"):
+            raise InputError("a.mp4 cannot be read")
+        if inp.endswith("c.mp4"):
+            try:
+                raise OSError(28, "No space left on device")
+            except OSError as exc:
+                raise ProcessingError("cannot finish writing", "the disk is full") from exc
+        Path(out).write_bytes(b"video")
+        return 1
+
+    monkeypatch.setattr(runner, "stylize_file", stylize_file)
+    with pytest.raises(ProcessingError, match="cannot finish writing"):
+        runner.stylize_videos(src, tmp_path / "out", None)
+    assert tried == ["a.mp4", "b.mp4", "c.mp4"]
+
+
 def test_file_on_a_folder_refuses_before_any_work(models_dir: Path, tmp_path: Path) -> None:
     src = tmp_path / "clips"
     src.mkdir()

@@ -571,6 +571,7 @@ def test_write_failure_is_processing_error(tmp_path: Path, monkeypatch: pytest.M
         for f in frames[1:]:
             sink.send(f)
     assert "disk is full" in (err.value.hint or "")
+    assert err.value.__cause__.errno == 28  # what a folder run stops on
     real.close()
     assert list(out_dir.iterdir()) == []
 

@@ -976,7 +976,7 @@ class VideoFileSink:
         except (av.FFmpegError, OSError) as exc:
             raise ProcessingError(
                 f"encode error at t={float(pts * self._tb):.2f}s: {_av_message(exc)}", _hint(exc)
-            ) from None
+            ) from exc  # its errno: a folder run stops on a full disk
         self._frames_sent += 1
 
     def _mux_video(self, packets: list[av.Packet]) -> None:
@@ -1047,7 +1047,7 @@ class VideoFileSink:
                     f"cannot {verb} {src.type} stream #{src.index} ({src.codec_context.name}) at t={t:.2f}s: "
                     f"{_av_message(exc)}",
                     _hint(exc, otherwise="write .mkv, which takes most audio as it is, or convert the audio first"),
-                ) from None
+                ) from exc  # its errno: a folder run stops on a full disk
 
     def _transcode(self, p: _Passthrough, packet: Any) -> None:
         """Decode a packet of an audio codec the container refuses and encode it as AAC."""
@@ -1090,7 +1090,9 @@ class VideoFileSink:
                 os.replace(self._tmp, self.path)
                 forget_temp(self._tmp)
             except (av.FFmpegError, OSError) as exc:
-                raise ProcessingError(f"cannot finish writing {self.path}: {_av_message(exc)}", _hint(exc)) from None
+                raise ProcessingError(
+                    f"cannot finish writing {self.path}: {_av_message(exc)}", _hint(exc)
+                ) from exc  # its errno: a folder run stops on a full disk
         except BaseException:
             self.abort()
             raise

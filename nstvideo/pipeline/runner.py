@@ -363,9 +363,8 @@ def stylize_videos(inp: str | Path, out: str | Path, stylizer: Any, *, overwrite
                 exc.exit_code - 128, f"{written} of {len(targets)} videos written to {dst}; {f.name}'s part removed"
             ) from exc
         except (InputError, ProcessingError) as exc:
-            cause = exc.__cause__
-            if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EACCES, errno.EROFS):
-                raise
+            if getattr(exc.__cause__, "errno", None) in (errno.ENOSPC, errno.EACCES, errno.EROFS):
+                raise  # writing failed: so would the next videos
             failed.append(f"{f.name}: {exc.message}")
             log.warning("warning: skipped %s: %s", f.name, exc.message)
     log.info("wrote %d videos to %s", written, dst)
