@@ -359,27 +359,34 @@ def stylize_videos(inp: str | Path, out: str | Path, stylizer: Any, *, overwrite
             stylize_file(str(f), str(t), stylizer, overwrite=overwrite, **options)
             written += 1
         except Interrupted as exc:
-            raise Interrupted(
-                exc.exit_code - 128, f"{written} of {len(targets)} videos written to {dst}; {f.name}'s part removed"
-            ) from exc
+            done = f"{written} of {len(targets)} videos written to {dst}"
+            raise Interrupted(exc.exit_code - 128, f"{done}; {f.name}'s partial output removed") from exc
         except (InputError, ProcessingError) as exc:
             if getattr(exc.__cause__, "errno", None) in (errno.ENOSPC, errno.EACCES, errno.EROFS):
                 raise  # writing failed: so would the next videos
             failed.append(f"{f.name}: {exc.message}")
             log.warning("warning: skipped %s: %s", f.name, exc.message)
     log.info("wrote %d videos to %s", written, dst)
-    if failed and not written and created:
-        dst.rmdir()
+    _end_folder_run(failed, len(targets), written, dst if created else None, "videos failed",
+                    "check that the folder holds videos that play elsewhere")  # fmt: skip
+    return written
+
+
+def _end_folder_run(
+    failed: list[str], total: int, written: int, created: Path | None, what: str, none_written: str
+) -> None:
+    """A folder run that skipped inputs ends with one error counting them (exit 1); a folder it made for nothing
+    is removed."""
+    if failed and not written and created is not None:
+        created.rmdir()
     if failed:
+        more = f", and {len(failed) - 1} more" if len(failed) > 1 else ""
         raise ProcessingError(
-            f"{len(failed)} of {len(targets)} videos failed ({failed[0]}"
-            + (f", and {len(failed) - 1} more" if len(failed) > 1 else "")
-            + ")",
+            f"{len(failed)} of {total} {what} ({failed[0]}{more})",
             f"the other {written} were written; fix or remove those files and run again with --overwrite"
             if written
-            else "check that the folder holds videos that play elsewhere",
+            else none_written,
         )
-    return written
 
 
 def image_targets(
@@ -469,17 +476,8 @@ def stylize_images(inp: str, out: str, stylizer: Any, *, overwrite: bool = False
         finally:
             progress.close()
     log.info("wrote %d images to %s", written, dst)
-    if failed and not written and created:
-        dst.rmdir()
-    if failed:
-        raise ProcessingError(
-            f"{len(failed)} of {len(targets)} images could not be read ({failed[0]}"
-            + (f", and {len(failed) - 1} more" if len(failed) > 1 else "")
-            + ")",
-            f"the other {written} were written; fix or remove those files and run again with --overwrite"
-            if written
-            else "check that the folder holds pictures (jpg, png, webp, bmp) that open elsewhere",
-        )
+    _end_folder_run(failed, len(targets), written, dst if created else None, "images could not be read",
+                    "check that the folder holds pictures (jpg, png, webp, bmp) that open elsewhere")  # fmt: skip
     return written
 
 
