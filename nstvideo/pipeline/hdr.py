@@ -53,7 +53,7 @@ def tone_curve(x: np.ndarray) -> np.ndarray:
     return cv2.addWeighted(cv2.min(x, KNEE), 1.0, fade, -(1 - KNEE), 1 - KNEE)
 
 
-_BANDS = min(4, os.cpu_count() or 1)
+_BANDS = min(8, os.cpu_count() or 1)  # a 4K frame costs ~200 ms on one core (bench/RESULTS.md)
 
 
 @functools.cache
@@ -87,7 +87,7 @@ class HdrToSdr:
     def __call__(self, rgb48: np.ndarray) -> np.ndarray:
         # the decode thread's work: in bands over the cores (NumPy and OpenCV let go of the GIL), so that a 4K
         # HDR clip does not hold back a GPU
-        bands = min(_BANDS, rgb48.shape[0] // 64)
+        bands = min(_BANDS, rgb48.shape[0] // 120)  # bands of 120 rows or more: 8 at 1080p on 8 cores
         if bands < 2:
             return self._map(rgb48)
         out = np.empty(rgb48.shape, np.uint8)
