@@ -9,7 +9,7 @@
 #   2. CUDA against CPU on a real frame (max / mean difference in grey levels);
 #   3. model speed at 360p / 720p / 1080p, batch 1 and 4, for mosaic and mosaic-lite (bench_runtime.py);
 #   4. the whole `nstvideo file` pipeline on the demo clip and on it scaled to 1080p (faster than real time?);
-#   5. the live path headless at 640x360 and 1280x720 (bench_live.py);
+#   5. the live path headless at 640x360 and 1280x720 (bench_live.py), and HDR tone mapping's cost (bench_hdr.py);
 #   6. --device tensorrt on an onnxruntime-gpu without TensorRT libraries: one line, exit 2.
 # Later calls while it stays warm skip the unpacking: `bash bench/gpu/runtime_check.sh` again re-measures.
 # Here, without a GPU, a rehearsal of steps 1-6 on this environment with small numbers:
@@ -86,6 +86,10 @@ EOF
 
   echo "== 5. live, headless (a generated 30 fps clip as the camera)"
   time timeout 120 python3 bench/bench_live.py --style mosaic --device "$device" --seconds 8
+
+  echo "== 5b. HDR tone mapping on this machine's cores (decode thread's cost at 1080p and 4K)"
+  timeout 60 python3 bench/bench_hdr.py --runs 10
+  timeout 60 python3 bench/bench_hdr.py --width 3840 --height 2160 --runs 5
 
   echo "== 6. --device tensorrt without TensorRT's libraries: one line and exit 2"
   timeout 60 python3 -m nstvideo file samples/big-buck-bunny-12s.mp4 "$out/trt.mp4" --style mosaic \
