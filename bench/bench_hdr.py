@@ -13,7 +13,7 @@ import numpy as np
 from av.video.reformatter import ColorRange, Colorspace, VideoReformatter
 from timing import median_ms
 
-from nstvideo.pipeline.hdr import TRC_PQ, HdrToSdr
+from nstvideo.pipeline.hdr import TRC_HLG, TRC_PQ, HdrToSdr
 
 
 def main() -> None:
@@ -32,11 +32,13 @@ def main() -> None:
     rgb48 = median_ms(lambda: scaler.reformat(frame, format="rgb48le", **kw).to_ndarray(), args.runs)
     deep = scaler.reformat(frame, format="rgb48le", **kw).to_ndarray()
     mapped = median_ms(lambda: tone(deep), args.runs)
+    hlg = HdrToSdr(TRC_HLG)
+    mapped_hlg = median_ms(lambda: hlg(deep), args.runs)
     print(f"{args.width}x{args.height} yuv420p10le, median of {args.runs} (ms per frame):")
     print(f"  SDR path, swscale to bgr24:       {sdr:.1f}")
     print(f"  HDR path, swscale to rgb48le:     {rgb48:.1f}")
-    print(f"  HDR path, tone mapping (hdr.py):  {mapped:.1f}")
-    print(f"  HDR costs {rgb48 + mapped - sdr:.1f} ms more a frame")
+    print(f"  HDR path, tone mapping (hdr.py):  {mapped:.1f} PQ, {mapped_hlg:.1f} HLG ({tone.bands(deep)} bands)")
+    print(f"  HDR (PQ) costs {rgb48 + mapped - sdr:.1f} ms more a frame")
 
 
 if __name__ == "__main__":

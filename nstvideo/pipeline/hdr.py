@@ -87,7 +87,7 @@ class HdrToSdr:
     def __call__(self, rgb48: np.ndarray) -> np.ndarray:
         # the decode thread's work: in bands over the cores (NumPy and OpenCV let go of the GIL), so that a 4K
         # HDR clip does not hold back a GPU
-        bands = min(_BANDS, rgb48.shape[0] // 120)  # bands of 120 rows or more: 8 at 1080p on 8 cores
+        bands = self.bands(rgb48)
         if bands < 2:
             return self._map(rgb48)
         out = np.empty(rgb48.shape, np.uint8)
@@ -99,6 +99,11 @@ class HdrToSdr:
         for done in [_pool().submit(band, i) for i in range(bands)]:
             done.result()
         return out
+
+    @staticmethod
+    def bands(rgb48: np.ndarray) -> int:
+        """How many bands a frame is mapped in: of 120 rows or more, one per core up to 8."""
+        return min(_BANDS, rgb48.shape[0] // 120)
 
     def _map(self, rgb48: np.ndarray) -> np.ndarray:
         linear = self._to_linear[rgb48]  # BT.2020 primaries
