@@ -450,7 +450,10 @@ def webcam(
     camera: Annotated[
         str, typer.Option(help="Camera index (0), device (/dev/video0), or a video file / URL played as a live source.")
     ] = "0",
-    style: Style = "mosaic",
+    style: Annotated[
+        str | None,
+        typer.Option("--style", "-s", help="Style name or .onnx path (default: mosaic; on a CPU, mosaic-lite)."),
+    ] = None,
     width: Annotated[int | None, typer.Option(help="Camera width to ask for (default 1280).")] = None,
     height: Annotated[int | None, typer.Option(help="Camera height to ask for (default 720).")] = None,
     fps: Annotated[float | None, typer.Option(help="Camera frame rate to ask for (default 30).")] = None,

@@ -356,6 +356,17 @@ def test_a_full_net_on_the_cpu_points_to_the_lite_one() -> None:
     assert _cpu_speed_hint(lite, "cpu", names) == "" and _cpu_speed_hint(full, "cuda", names) == ""
 
 
+def test_without_a_style_a_cpu_gets_the_lite_net(clip: Path) -> None:
+    # a first try (`nstvideo webcam`) must run fluidly: mosaic's full net gives a few fps on a CPU
+    r = run_cli("webcam", "--no-window", "--camera", str(clip), "--max-frames", "3", "--device", "cpu", timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "no --style given and no GPU: mosaic-lite" in r.stderr
+    assert "style mosaic-lite on cpu" in r.stderr and "full-size nets are slow" not in r.stderr
+    r = run_cli("webcam", "--no-window", "--camera", str(clip), "--max-frames", "3", "--style", "mosaic", timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "style mosaic on cpu" in r.stderr and "--style mosaic-lite" in r.stderr  # asked for: kept, with the hint
+
+
 def test_recording_never_replaces_the_camera_file(models_dir: Path, clip: Path, tmp_path: Path) -> None:
     camera = tmp_path / "cam.mp4"
     shutil.copy(clip, camera)

@@ -360,7 +360,7 @@ class LiveOptions:
     """Everything `nstvideo webcam` takes (see README)."""
 
     camera: str = "0"
-    style: str = "mosaic"
+    style: str | None = None  # none given: mosaic, or on a CPU its lite net (_default_on_cpu)
     width: int | None = None
     height: int | None = None
     fps: float | None = None
@@ -390,6 +390,21 @@ class LiveInterrupted(Interrupted):
 
     def __init__(self, signum: int, saved: Sequence[Path]) -> None:
         super().__init__(signum, f"saved {', '.join(map(str, saved))}" if saved else "")
+
+
+DEFAULT_STYLE = "mosaic"
+
+
+def _default_on_cpu(first: Stylizer, models: Sequence[StyleModel]) -> int | None:
+    """No --style given and no GPU: the default's lite net, if installed, so a first try runs fluidly (the full net
+    gives a few fps on a CPU). Its index among `models`, or None."""
+    if first.provider != "cpu" or first.model.architecture.startswith("lite"):
+        return None
+    lite = next((i for i, m in enumerate(models) if m.name == f"{first.model.name}-lite"), None)
+    if lite is not None:
+        log.info("no --style given and no GPU: %s, %s's net built for CPUs (--style %s for the full one)",
+                 models[lite].name, first.model.name, first.model.name)  # fmt: skip
+    return lite
 
 
 def _cpu_speed_hint(model: Any, provider: str, names: Sequence[str]) -> str:
@@ -449,7 +464,7 @@ def _setup_and_run(opts: LiveOptions, stop: StopFlag, stack: contextlib.ExitStac
     from nstvideo.pipeline.sinks import PreviewWindow, StreamSink, VirtualCameraSink
 
     # Cheap refusals first (window, style names, camera, sinks), the slow model load last.
-    models, index = style_models(opts.style, opts.models_dirs)
+    models, index = style_models(opts.style or DEFAULT_STYLE, opts.models_dirs)
     window = PreviewWindow("nstvideo") if opts.window else None
     if window is not None:
         stack.callback(window.close)
@@ -493,6 +508,8 @@ def _setup_and_run(opts: LiveOptions, stop: StopFlag, stack: contextlib.ExitStac
 
         bank = StyleBank(models, make)
         first = _while_stoppable(lambda: bank.get(index), stop)  # a TensorRT engine build takes minutes
+        if opts.style is None and (lite := _default_on_cpu(first, models)) is not None:
+            index, first = lite, _while_stoppable(lambda: bank.get(lite), stop)
         log.info("style %s on %s, processing short side %s", first.model.name, first.provider,
                  f"{first.size} px" if first.size else "native")  # fmt: skip
         if hint := _cpu_speed_hint(first.model, first.provider, [m.name for m in models]):
