@@ -511,6 +511,7 @@ def test_a_well_known_style_we_do_not_ship_says_why_and_what_to_do(clips: Path, 
     r = cli("image", clips / "photo.jpg", out_dir / "o.png", "--style", "udnie")
     _, hint = assert_error(r, 2, "udnie", "not bundled")
     assert "nstvideo train" in hint and "keyframe" in hint
+    assert "nstvideo import udnie.pth udnie.onnx" in hint  # pytorch/examples publishes one
     assert_nothing_written(out_dir)
 
 

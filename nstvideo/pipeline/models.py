@@ -172,6 +172,8 @@ NOT_BUNDLED = {
     "udnie": "its nets missed our quality bar (Gram ratio 0.545 at best, bar 0.5)",
     "great-wave": "its net of today's recipe missed our quality bar (0.530, bar 0.5)",
 }
+#: Well-known styles others publish as files `nstvideo import` takes: pytorch/examples fast_neural_style's.
+ELSEWHERE = {"udnie": "pytorch/examples fast_neural_style's saved_models/udnie.pth"}
 
 
 def resolve_style(style: str | Path, models_dirs: Sequence[str | Path] = ()) -> StyleModel:
@@ -205,7 +207,12 @@ def resolve_style(style: str | Path, models_dirs: Sequence[str | Path] = ()) -> 
     if text.lower() in NOT_BUNDLED:
         raise StyleNotFoundError(
             f"style '{text}' is not bundled: {NOT_BUNDLED[text.lower()]} (trained_models/MODEL_CARD.md)",
-            f"train it: nstvideo train --style-image PAINTING.jpg --name {text.lower()} --data PHOTOS/; or one frame "
+            (
+                f"import {ELSEWHERE[text.lower()]}: nstvideo import udnie.pth {text.lower()}.onnx; "
+                if text.lower() in ELSEWHERE
+                else ""
+            )
+            + f"train it: nstvideo train --style-image PAINTING.jpg --name {text.lower()} --data PHOTOS/; or one frame "
             f"at a time: nstvideo keyframe IN OUT --style-image PAINTING.jpg; bundled: {', '.join(names)}",
         )
     close = difflib.get_close_matches(text, names, n=3, cutoff=0.4)
