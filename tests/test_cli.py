@@ -245,6 +245,7 @@ def test_image_directory_to_directory(models_dir: Path, tmp_path: Path) -> None:
     for i, (name, (w, h)) in enumerate(sizes.items()):
         write_image(src / name, w, h, seed=i)
     (src / "readme.txt").write_text("not an image; ignored")
+    (src / "._a.jpg").write_bytes(b"\0\5\26\7 Mac OS X metadata")  # macOS's companion on an exFAT card: ignored
     assert_error(stylise(models_dir, "image", src, tmp_path / "styled.jpg"), 2, "is an image name")
     dst = tmp_path / "styled"  # does not exist yet: created
     r = stylise(models_dir, "image", src, dst)
@@ -326,6 +327,7 @@ def test_file_on_a_folder_stylises_every_video_with_one_model_load(models_dir: P
     make_clip(src / "c.avi", frames=4, codec="mpeg4")
     write_image(src / "poster.jpg", 32, 32)
     (src / "notes.txt").write_text("take 2 is the good one")
+    (src / "._a.mp4").write_bytes(b"\0\5\26\7 Mac OS X metadata")  # what macOS leaves on an exFAT card
     out = tmp_path / "styled"
     r = stylise(models_dir, "file", src, out, "--preset", "ultrafast")
     assert_ok(r)

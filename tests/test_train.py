@@ -383,6 +383,7 @@ def test_training_photos_are_found_as_the_image_command_finds_them(tmp_path):
         cv2.imwrite(str(elsewhere / f"e{i}.jpg"), np.full((40, 40, 3), 30 * i, np.uint8))
     (photos / "linked").symlink_to(elsewhere)  # a folder linked in (another drive)
     (photos / "album.jpg").mkdir()  # a folder with a photo's name is not a photo
+    (photos / "._album.jpg").write_bytes(b"\0\5\26\7 Mac OS X")  # macOS's companion on an exFAT drive
     assert len(list_images(photos)) == 8
     one = tmp_path / "one"
     one.mkdir()

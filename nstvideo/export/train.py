@@ -188,8 +188,8 @@ def list_images(data: Path) -> list[Path]:
         Path(root) / f
         for root, _dirs, names in os.walk(data, followlinks=True)
         for f in names
-        if Path(f).suffix.lower() in IMAGE_SUFFIXES and (Path(root) / f).is_file()
-    )
+        if Path(f).suffix.lower() in IMAGE_SUFFIXES and not f.startswith(".") and (Path(root) / f).is_file()
+    )  # not dot files: macOS's `._NAME.jpg` companions on exFAT drives are no photos (sources.is_hidden)
     if len(files) < MIN_IMAGES:
         raise InputError(
             f"training data directory {data} has {len(files)} image{'' if len(files) == 1 else 's'}; at least "

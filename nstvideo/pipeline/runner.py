@@ -319,10 +319,10 @@ def video_targets(inp: str | Path, out: str | Path, *, overwrite: bool = False) 
     .mkv or .mov (whose container is kept), refused now, before a model loads, if any cannot be written."""
     from nstvideo.errors import InputError, OutputError
     from nstvideo.pipeline.media import CONTAINER_FORMATS
-    from nstvideo.pipeline.sources import VIDEO_SUFFIXES
+    from nstvideo.pipeline.sources import VIDEO_SUFFIXES, is_hidden
 
     src, dst = Path(inp), Path(out)
-    files = sorted(p for p in src.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+    files = sorted(p for p in src.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES and not is_hidden(p))
     if not files:
         raise InputError(
             f"directory {src} has no videos", f"supported: {', '.join(VIDEO_SUFFIXES)}; one file: nstvideo file IN OUT"

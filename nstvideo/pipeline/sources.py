@@ -171,10 +171,16 @@ def is_animated(path: str | Path) -> bool:
     return False
 
 
+def is_hidden(path: Path) -> bool:
+    """A dot file: macOS's `._NAME` companions on exFAT/FAT drives (NAME's metadata under an image's or a video's
+    suffix, unreadable as one), `.DS_Store`, editors' and our own temp files. Folder runs leave them alone."""
+    return path.name.startswith(".")
+
+
 def list_images(folder: str | Path) -> list[Path]:
     """Supported images directly inside `folder`, sorted by name."""
     d = Path(folder)
-    files = sorted(p for p in d.iterdir() if p.is_file() and is_image_path(p))
+    files = sorted(p for p in d.iterdir() if p.is_file() and is_image_path(p) and not is_hidden(p))
     if not files:
         raise InputError(f"directory {d} has no images", f"supported: {', '.join(IMAGE_SUFFIXES)}")
     return files
