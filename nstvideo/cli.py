@@ -49,6 +49,9 @@ Smooth = Annotated[
 ]
 Device = Annotated[str, typer.Option(help="auto | cpu | cuda | tensorrt.")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
+SkipExisting = Annotated[
+    bool, typer.Option("--skip-existing", help="Leave outputs already there (an interrupted folder run's) as they are.")
+]
 StyleImage = Annotated[
     Path | None, typer.Option("--style-image", help="Any painting: Gatys optimisation, no trained model (slow).")
 ]
@@ -189,6 +192,7 @@ def image(
     preserve_color: PreserveColor = False,
     device: Device = "auto",
     overwrite: Overwrite = False,
+    skip_existing: SkipExisting = False,
     models_dir: ModelsDir = None,
     iterations: Iterations = 200,
     content_weight: ContentWeight = 1.0,
@@ -226,17 +230,23 @@ def image(
         _keyframe(inp, out, style_image, None, None, size, iterations, content_weight, style_weight,
                   tv_weight, init, optimizer, preserve_color, style_scale, seed, device, vgg, overwrite)  # fmt: skip
         return
-    image_targets(inp, out, overwrite=overwrite, photo=photo)  # output errors too, before a model is loaded
+    _check_skip_existing(overwrite, skip_existing)
+    # output errors too, before a model is loaded
+    if not image_targets(inp, out, overwrite=overwrite, skip_existing=skip_existing, photo=photo):
+        log.info("%s is there already: nothing to do (--skip-existing)", out)
+        return
     s = _stylizer(style, size, output_size, strength, preserve_color, device, models_dir)
     if not inp.is_dir():
         _last_output(out)
-    stylize_images(str(inp), str(out), s, overwrite=overwrite, photo=photo)
+    stylize_images(str(inp), str(out), s, overwrite=overwrite, skip_existing=skip_existing, photo=photo)
 
 
 @app.command()
 def file(
     inp: Annotated[Path, typer.Argument(metavar="IN", help="Input video (any format FFmpeg reads), or a folder.")],
-    out: Annotated[Path, typer.Argument(metavar="OUT", help="Output video: .mp4, .mkv or .mov; a folder for one.")],
+    out: Annotated[
+        Path, typer.Argument(metavar="OUT", help="Output video (.mp4, .mkv, .mov); a folder when IN is one.")
+    ],
     style: Style = "mosaic",
     size: Size = None,
     output_size: OutputSize = None,
@@ -252,9 +262,14 @@ def file(
     duration: Annotated[float | None, typer.Option(help="Only this many seconds (quick previews).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Frames per model call (GPU: 4-8).")] = 1,
     overwrite: Overwrite = False,
+    skip_existing: SkipExisting = False,
     models_dir: ModelsDir = None,
 ) -> None:
-    """Stylise a video file (or a folder of them) to H.264, keeping audio, subtitles and timing."""
+    """Stylise a video file to H.264, keeping audio, subtitles and timing.
+
+    IN a folder: every video directly in it into folder OUT, under its own name (.mkv and .mov kept, others as
+    .mp4), the model loaded once; one that cannot be read is skipped with a warning (exit 1 at the end).
+    """
     if style_image is not None:
         raise UsageError(
             "--style-image is for single frames: video needs a trained style",
@@ -264,26 +279,39 @@ def file(
     from nstvideo.pipeline.engine import check_batch_size
     from nstvideo.pipeline.media import FileSource, check_encode_options
     from nstvideo.pipeline.outputs import check_output
-    from nstvideo.pipeline.runner import check_times, stylize_file, stylize_videos, video_targets
+    from nstvideo.pipeline.runner import check_times, refuse_still, stylize_file, stylize_videos, video_targets
 
     options = dict(start=start, duration=duration, encoder=encoder, crf=crf, preset=preset, batch_size=batch_size)
     # Everything that can be refused is refused before a model is loaded: input, output, encoder options.
     check_times(start, duration)
+    _check_skip_existing(overwrite, skip_existing)
     if inp.is_dir():  # a folder of clips into a folder, the model loaded once
-        for suffix in sorted({t.suffix.lower() for _, t in video_targets(inp, out, overwrite=overwrite)}):
+        check_encode_options(out / "x.mp4", encoder, crf, preset)
+        targets = video_targets(inp, out, overwrite=overwrite, skip_existing=skip_existing)
+        for suffix in sorted({t.suffix.lower() for _, t in targets}):
             check_encode_options(out / f"x{suffix}", encoder, crf, preset)
         check_batch_size(batch_size)
+        if not targets:
+            log.info("every video of %s is in %s already: nothing to do", inp, out)
+            return
         s = _stylizer(style, size, output_size, strength, preserve_color, device, models_dir, smooth)
-        stylize_videos(inp, out, s, overwrite=overwrite, **options)
+        stylize_videos(inp, out, s, overwrite=overwrite, skip_existing=skip_existing, **options)
         return
     with FileSource(inp, start=start, duration=duration) as source:
-        if source.still:  # a one-frame "video" no player would show
-            raise UsageError(f"{inp} is a still image; `file` makes videos", f"for a photo: nstvideo image {inp} OUT")
+        refuse_still(source, inp)
+    if skip_existing and out.exists():
+        log.info("%s is there already: skipped (--skip-existing)", out)
+        return
     check_output(inp, out, overwrite)
     check_encode_options(out, encoder, crf, preset)
     check_batch_size(batch_size)
     s = _stylizer(style, size, output_size, strength, preserve_color, device, models_dir, smooth)
     stylize_file(str(inp), str(out), s, overwrite=overwrite, **options)
+
+
+def _check_skip_existing(overwrite: bool, skip_existing: bool) -> None:
+    if overwrite and skip_existing:
+        raise UsageError("--overwrite and --skip-existing contradict each other", "give one of them")
 
 
 def _keyframe(inp, out, style_image, at, frame, size, iterations, content_weight, style_weight, tv_weight, init,
@@ -562,6 +590,7 @@ def _run_app(args: list[str], debug: bool) -> int:
             return _fail(exc.format_message(), f"see `{command} --help`", EXIT_REFUSED, debug)
         return _fail(f"unexpected {type(exc).__name__}: {exc}", "run again with --debug and report the traceback",
                      EXIT_FAILED, debug)  # fmt: skip
+    entry.finish()  # done: a late signal cannot change that
     return rc if isinstance(rc, int) else 0
 
 
@@ -592,6 +621,7 @@ def _interrupted(debug: bool) -> int:
 
 def _fail(message: str, hint: str | None, code: int, debug: bool) -> int:
     """`--debug` adds the traceback; the message and exit code stay the same."""
+    entry.finish()  # how the run ended is decided: a third Ctrl-C now must not cut the report with a traceback
     if debug:
         traceback.print_exc()
     _print_error(message, hint)

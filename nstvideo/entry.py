@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 
 #: Signals that stop a run cleanly: Ctrl-C, `kill`, and a closed terminal or dropped SSH session (SIGHUP, where the
@@ -62,8 +63,9 @@ def finish() -> None:
     """The work is done (its last output is in place): a signal from now on cannot change how it ended."""
     global finished
     finished = True
-    for s in STOP_SIGNALS:
-        signal.signal(s, signal.SIG_IGN)
+    if threading.current_thread() is threading.main_thread():  # only it may set handlers (API use elsewhere)
+        for s in STOP_SIGNALS:
+            signal.signal(s, signal.SIG_IGN)
 
 
 def run() -> None:

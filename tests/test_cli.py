@@ -346,9 +346,92 @@ def test_file_on_a_folder_skips_a_broken_video_and_says_so(models_dir: Path, tmp
     make_clip(src / "c.mkv", frames=4)
     out = tmp_path / "styled"
     r = stylise(models_dir, "file", src, out, "--preset", "ultrafast")
-    assert_error(r, 1, "1 of 3 videos failed", "b.mp4")
+    assert_error(r, 1, "1 of 3 videos skipped", "b.mp4")
     assert "warning: skipped b.mp4" in r.stderr
     assert sorted(p.name for p in out.iterdir()) == ["a.mp4", "c.mkv"]  # no partial file of b
+
+
+def test_file_on_a_folder_refuses_what_would_stop_it_halfway(models_dir: Path, tmp_path: Path) -> None:
+    # each of these stopped the run after the first video with exit 2 ("refused before starting")
+    src = tmp_path / "clips"
+    src.mkdir()
+    make_clip(src / "a.mp4", frames=2)
+    make_clip(src / "b.mp4", frames=2)
+    out = tmp_path / "o"
+    (out / "b.mp4").mkdir(parents=True)  # a folder where an output goes
+    assert_error(stylise(models_dir, "file", src, out, "--overwrite"), 2, "b.mp4", "is a directory")
+    (out / "b.mp4").rmdir()
+    os.link(src / "b.mp4", out / "b.mp4")  # the input itself, linked in
+    assert_error(stylise(models_dir, "file", src, out, "--overwrite"), 2, "is the input b.mp4")
+    (out / "b.mp4").unlink()
+    long = src / ("x" * 252 + ".ts")  # a legal name whose .mp4 output is one byte too long
+    make_clip(long, frames=2)
+    _, hint = assert_error(stylise(models_dir, "file", src, out), 2, "file names hold 255")
+    assert "rename that input" in hint
+    assert sorted(p.name for p in out.iterdir()) == []  # nothing was started
+
+
+def test_file_on_a_folder_skips_videos_the_options_or_their_type_do_not_fit(models_dir: Path, tmp_path: Path) -> None:
+    src = tmp_path / "clips"
+    src.mkdir()
+    make_clip(src / "a.mp4", frames=12, fps=60)
+    make_clip(src / "b.mp4", frames=12, fps=10)  # --duration 0.03 selects none of its frames
+    write_image(src / "c.png", 64, 48).rename(src / "c.mp4")  # a photo under a video's name
+    (src / "d.mp4").symlink_to(tmp_path / "unplugged.mp4")  # footage on a drive that is not there
+    out = tmp_path / "o"
+    r = stylise(models_dir, "file", src, out, "--duration", "0.03", "--preset", "ultrafast")
+    error, hint = assert_error(r, 1, "2 of 3 videos skipped", "b.mp4")
+    assert "warning: skipped c.mp4" in r.stderr and "still image" in r.stderr
+    assert "d.mp4 links to" in r.stderr and "missing" in r.stderr
+    assert "--skip-existing" in hint
+    assert sorted(p.name for p in out.iterdir()) == ["a.mp4"]
+
+
+def test_an_interrupted_folder_run_is_finished_with_skip_existing(models_dir: Path, tmp_path: Path) -> None:
+    src = tmp_path / "clips"
+    src.mkdir()
+    for name in ("a.mp4", "b.mkv", "c.mp4"):
+        make_clip(src / name, frames=3)
+    out = tmp_path / "o"
+    out.mkdir()
+    assert_ok(stylise(models_dir, "file", src / "a.mp4", out / "a.mp4", "--preset", "ultrafast"))
+    before = (out / "a.mp4").read_bytes()
+    _, hint = assert_error(stylise(models_dir, "file", src, out), 2, "already holds outputs of this run: 1 of 3")
+    assert "--skip-existing" in hint
+    assert_error(stylise(models_dir, "file", src, out, "--skip-existing", "--overwrite"), 2, "contradict")
+    r = stylise(models_dir, "file", src, out, "--skip-existing", "--preset", "ultrafast")
+    assert_ok(r)
+    assert "1 of 3 already written" in r.stderr and "video 2 of 2: c.mp4" in r.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["a.mp4", "b.mkv", "c.mp4"]
+    assert (out / "a.mp4").read_bytes() == before
+    r = stylise(models_dir, "file", src, out, "--skip-existing")
+    assert_ok(r)
+    assert "nothing to do" in r.stderr
+
+
+def test_a_signal_just_after_a_video_is_written_stops_the_folder_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the moment between a video's rename and the next one: a Ctrl-C there was lost (the run went on, exit 0)
+    from nstvideo.errors import Interrupted
+    from nstvideo.pipeline import runner
+
+    src = tmp_path / "clips"
+    src.mkdir()
+    for name in ("a.mp4", "b.mp4", "c.mp4"):
+        (src / name).write_bytes(b"")
+    tried = []
+
+    def stylize_file(inp: str, out: str, *_a: object, **_k: object) -> int:
+        tried.append(Path(inp).name)
+        Path(out).write_bytes(b"video")
+        os.kill(os.getpid(), signal.SIGINT)  # lands after the output is in place
+        return 1
+
+    monkeypatch.setattr(runner, "stylize_file", stylize_file)
+    with pytest.raises(Interrupted, match="1 of 3 videos written"):
+        runner.stylize_videos(src, tmp_path / "out", None)
+    assert tried == ["a.mp4"]
 
 
 def test_file_on_a_folder_stops_at_a_full_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -393,7 +476,7 @@ def test_file_on_a_folder_refuses_before_any_work(models_dir: Path, tmp_path: Pa
     assert_error(stylise(models_dir, "file", src, tmp_path / "o.mp4"), 2, "is a video name")
     (tmp_path / "o").mkdir()
     (tmp_path / "o" / "take.mp4").write_bytes(b"earlier")
-    assert_error(stylise(models_dir, "file", src, tmp_path / "o"), 2, "already exist")
+    assert_error(stylise(models_dir, "file", src, tmp_path / "o"), 2, "already holds")
     assert (tmp_path / "o" / "take.mp4").read_bytes() == b"earlier"
     assert_error(stylise(models_dir, "file", src, tmp_path / "p", "--crf", "60"), 2, "crf")
     assert not (tmp_path / "p").exists()
@@ -770,6 +853,21 @@ def test_a_signal_in_a_folder_run_keeps_the_finished_videos(models_dir: Path, lo
     assert "1 of 2 videos written" in stderr, stderr
     assert_nothing_written(out, "a.mp4")
     assert video_packets(out / "a.mp4")[0] == 2
+
+
+def test_a_signal_while_the_error_is_reported_is_ignored() -> None:
+    # a third quick Ctrl-C landed while the first's "interrupted" line was printed: a traceback and exit 1
+    code = (
+        "import os, signal\n"
+        "from nstvideo import cli, entry\n"
+        "entry.install()\n"
+        "rc = cli._fail('interrupted by SIGINT', None, 130, False)\n"
+        "os.kill(os.getpid(), signal.SIGINT)\n"
+        "print('reported', rc)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "reported 130" in r.stdout, r.stderr
+    assert "Traceback" not in r.stderr
 
 
 def test_a_third_stop_signal_gives_up_what_is_unfinished(tmp_path: Path) -> None:

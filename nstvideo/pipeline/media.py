@@ -11,6 +11,7 @@ the NstError subclasses from `nstvideo.errors`.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import io
 import itertools
@@ -207,6 +208,8 @@ class FileSource:
         try:
             self._container = open_input(path)
         except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
+            if getattr(exc, "errno", None) in (errno.EACCES, errno.EPERM):
+                raise InputError(f"cannot read {path}: permission denied", "check its permissions") from None
             raise InputError(
                 f"cannot read {path}: not a media file or its header is corrupt ({_av_message(exc)})",
                 "check that the file plays in a media player; re-download or re-export it",

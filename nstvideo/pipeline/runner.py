@@ -269,10 +269,12 @@ def stylize_file(
     preset: str = "medium",
     batch_size: int = 1,
     overwrite: bool = False,
+    stop: StopFlag | None = None,
 ) -> int:
     """Stylise a video file into `out` (H.264, audio copied); returns the number of frames written.
 
     Frames reach the stylizer in order, from one thread, so a smoothing Stylizer sees the clip as one sequence.
+    `stop`: a flag the caller's signal handlers set (a folder run's), instead of this call's own.
     """
     from nstvideo.pipeline.engine import check_batch_size
     from nstvideo.pipeline.media import FileSource, Frame, VideoFileSink
@@ -281,6 +283,7 @@ def stylize_file(
     check_times(start, duration)
     check_batch_size(batch_size)
     with FileSource(inp, start=start, duration=duration) as source:
+        refuse_still(source, inp)
         check_output(Path(inp), Path(out), overwrite)
         info = source.info
         width, height = stylizer.output_shape(info.width, info.height)
@@ -298,7 +301,7 @@ def stylize_file(
         ]
         progress = ProgressReporter(f"stylising {Path(inp).name}", info.frame_count)
         with (
-            interruptible() as stop,
+            interruptible() if stop is None else contextlib.nullcontext(stop) as stop,
             VideoFileSink(
                 out, info, width=width, height=height, source=inp, start=start, duration=duration,
                 encoder=encoder, crf=crf, preset=preset, log=log.info, stop_check=stop.check,
@@ -314,110 +317,172 @@ def stylize_file(
     return count
 
 
-def video_targets(inp: str | Path, out: str | Path, *, overwrite: bool = False) -> list[tuple[Path, Path]]:
+def plural(n: int, noun: str) -> str:
+    """ "1 video", "2 videos"."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def refuse_still(source: Any, inp: str | Path) -> None:
+    """A one-frame "video" (a photo, whatever its name) no player would show: `image` is for those."""
+    from nstvideo.errors import InputError
+
+    if source.still:
+        raise InputError(f"{inp} is a still image; `file` makes videos", f"for a photo: nstvideo image {inp} OUT")
+
+
+def video_targets(
+    inp: str | Path, out: str | Path, *, overwrite: bool = False, skip_existing: bool = False
+) -> list[tuple[Path, Path]]:
     """The (input, output) pairs of `file` on a folder: each video under its own name, in .mp4 unless it is an
     .mkv or .mov (whose container is kept), refused now, before a model loads, if any cannot be written."""
-    from nstvideo.errors import InputError, OutputError
+    from nstvideo.errors import OutputError
     from nstvideo.pipeline.media import CONTAINER_FORMATS
-    from nstvideo.pipeline.sources import VIDEO_SUFFIXES, is_hidden
+    from nstvideo.pipeline.sources import VIDEO_SUFFIXES, list_files
 
     src, dst = Path(inp), Path(out)
-    files = sorted(p for p in src.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES and not is_hidden(p))
-    if not files:
-        raise InputError(
-            f"directory {src} has no videos", f"supported: {', '.join(VIDEO_SUFFIXES)}; one file: nstvideo file IN OUT"
-        )
+    files = list_files(src, VIDEO_SUFFIXES, "video", "one file: nstvideo file IN OUT")
     targets = [(f, dst / (f.name if f.suffix.lower() in CONTAINER_FORMATS else f"{f.stem}.mp4")) for f in files]
     seen: dict[str, Path] = {}
     for f, t in targets:
-        if (twin := seen.setdefault(t.name.lower(), f)) is not f:
+        if (twin := seen.setdefault(t.name.lower(), f)) is f:
+            continue
+        if twin.name.lower() == f.name.lower():
             raise OutputError(
-                f"{twin.name} and {f.name} would both be written as {t.name}", "rename one of them, or move it out"
+                f"{twin.name} and {f.name} differ only in case: on macOS, Windows and exFAT disks their outputs "
+                "would be one file",
+                "rename one of them, or move it out",
             )
+        raise OutputError(
+            f"{twin.name} and {f.name} would both be written as {t.name}", "rename one of them, or move it out"
+        )
     named_as_file = dst.suffix.lower() in VIDEO_SUFFIXES
-    return folder_targets(src, dst, targets, overwrite, named_as_file, "a video")
+    return folder_targets(src, dst, targets, overwrite, skip_existing, named_as_file, "a video")
 
 
-def stylize_videos(inp: str | Path, out: str | Path, stylizer: Any, *, overwrite: bool = False, **options: Any) -> int:
+def stylize_videos(
+    inp: str | Path, out: str | Path, stylizer: Any, *, overwrite: bool = False, skip_existing: bool = False,
+    **options: Any,
+) -> int:  # fmt: skip
     """Every video of folder `inp` into folder `out`, the model loaded once; returns the number written.
 
-    A video that cannot be read or ends early is skipped with a warning and the others are written; the run then
-    ends with an error (exit 1) naming how many failed. A failure to write (a full disk) ends the run: the next
-    videos would fail the same way. `options`: stylize_file's.
+    A video that cannot be read, ends early, or that the options do not fit (--start beyond its end) is skipped with
+    a warning and the others are written; the run then ends with an error (exit 1) counting them. A failure to
+    write (a full disk) ends the run: the next videos would fail the same way. `options`: stylize_file's.
     """
-    from nstvideo.errors import InputError
+    from nstvideo.errors import InputError, UsageError
 
-    targets = video_targets(inp, out, overwrite=overwrite)
+    targets = video_targets(inp, out, overwrite=overwrite, skip_existing=skip_existing)
     dst = Path(out)
-    created = not dst.exists()
-    dst.mkdir(exist_ok=True)
+    created = make_folder(dst)
     failed: list[str] = []
     written = 0
-    for i, (f, t) in enumerate(targets, start=1):
-        log.info("video %d of %d: %s", i, len(targets), f.name)
-        try:
-            stylize_file(str(f), str(t), stylizer, overwrite=overwrite, **options)
-            written += 1
-        except Interrupted as exc:
-            done = f"{written} of {len(targets)} videos written to {dst}"
-            raise Interrupted(exc.exit_code - 128, f"{done}; {f.name}'s partial output removed") from exc
-        except (InputError, ProcessingError) as exc:
-            if getattr(exc.__cause__, "errno", None) in (errno.ENOSPC, errno.EACCES, errno.EROFS):
-                raise  # writing failed: so would the next videos
-            failed.append(f"{f.name}: {exc.message}")
-            log.warning("warning: skipped %s: %s", f.name, exc.message)
-    log.info("wrote %d videos to %s", written, dst)
-    _end_folder_run(failed, len(targets), written, dst if created else None, "videos failed",
-                    "check that the folder holds videos that play elsewhere")  # fmt: skip
+
+    def done() -> str:
+        return f"{written} of {plural(len(targets), 'video')} written to {dst}"
+
+    try:
+        # one flag for the whole run: a signal between videos, or just after one is renamed into place, is kept
+        # for the next check instead of being lost with a per-video handler
+        with interruptible() as stop:
+            for i, (f, t) in enumerate(targets, start=1):
+                if stop.event.is_set():
+                    raise Interrupted(stop.signum or signal.SIGINT, done())
+                log.info("video %d of %d: %s", i, len(targets), f.name)
+                try:
+                    stylize_file(str(f), str(t), stylizer, overwrite=overwrite, stop=stop, **options)
+                    written += 1
+                except Interrupted as exc:
+                    raise Interrupted(exc.exit_code - 128, f"{done()}; {f.name}'s partial output removed") from exc
+                except (InputError, UsageError, ProcessingError) as exc:
+                    if getattr(exc.__cause__, "errno", None) in (errno.ENOSPC, errno.EACCES, errno.EROFS):
+                        # writing failed: so would the next videos
+                        raise ProcessingError(f"{f.name}: {exc.message}; {done()}", exc.hint) from exc
+                    failed.append(f"{f.name}: {exc.message}")
+                    log.warning("warning: skipped %s: %s", f.name, exc.message)
+    except BaseException:
+        if created and not written:
+            with contextlib.suppress(OSError):
+                dst.rmdir()  # only if empty
+        raise
+    log.info("wrote %s to %s", plural(written, "video"), dst)
+    _end_folder_run(failed, len(targets), written, dst if created else None, "video",
+                    "the warnings above say why; check that the folder holds videos that play elsewhere, and the "
+                    "options (--start, --duration, --output-size) against them")  # fmt: skip
     return written
 
 
+def make_folder(dst: Path) -> bool:
+    """Create a folder run's OUT if missing; whether it was created."""
+    from nstvideo.errors import OutputError
+
+    if dst.is_dir():
+        return False
+    try:
+        dst.mkdir()
+    except OSError as exc:
+        raise OutputError(f"cannot create output directory {dst}: {exc.strerror}", "choose another OUT") from exc
+    return True
+
+
 def _end_folder_run(
-    failed: list[str], total: int, written: int, created: Path | None, what: str, none_written: str
+    failed: list[str], total: int, written: int, created: Path | None, noun: str, none_written: str
 ) -> None:
     """A folder run that skipped inputs ends with one error counting them (exit 1); a folder it made for nothing
     is removed."""
     if failed and not written and created is not None:
-        created.rmdir()
+        with contextlib.suppress(OSError):
+            created.rmdir()
     if failed:
         more = f", and {len(failed) - 1} more" if len(failed) > 1 else ""
         raise ProcessingError(
-            f"{len(failed)} of {total} {what} ({failed[0]}{more})",
-            f"the other {written} were written; fix or remove those files and run again with --overwrite"
+            f"{len(failed)} of {plural(total, noun)} skipped ({failed[0]}{more})",
+            f"the other {written} {'was' if written == 1 else 'were'} written; the warnings above say why each was "
+            "skipped. Once fixed, run again with --skip-existing to do only those"
             if written
             else none_written,
         )
 
 
 def image_targets(
-    inp: str | Path, out: str | Path, *, overwrite: bool = False, photo: Any = None
+    inp: str | Path, out: str | Path, *, overwrite: bool = False, skip_existing: bool = False, photo: Any = None
 ) -> list[tuple[Path, Path]]:
     """The (input, output) pairs of an image job, refused now, before a model loads, if any cannot be written.
     `photo`: the single input, already read (so checked): a big photo is decoded once."""
     from nstvideo.pipeline.outputs import check_output
     from nstvideo.pipeline.sinks import check_image_suffix
-    from nstvideo.pipeline.sources import is_image_path, list_images, read_image
+    from nstvideo.pipeline.sources import IMAGE_SUFFIXES, is_image_path, list_files, read_image
 
     src, dst = Path(inp), Path(out)
     if not src.is_dir():
         if photo is None:
             read_image(src)
+        if skip_existing and dst.exists():
+            return []
         check_output(src, dst, overwrite)
         check_image_suffix(dst)
         return [(src, dst)]
-    files = list_images(src)
-    return folder_targets(src, dst, [(f, dst / f.name) for f in files], overwrite, is_image_path(dst), "an image")
+    files = list_files(src, IMAGE_SUFFIXES, "image")
+    targets = [(f, dst / f.name) for f in files]
+    return folder_targets(src, dst, targets, overwrite, skip_existing, is_image_path(dst), "an image")
 
 
 def folder_targets(
-    src: Path, dst: Path, targets: list[tuple[Path, Path]], overwrite: bool, named_as_file: bool, kind: str
+    src: Path,
+    dst: Path,
+    targets: list[tuple[Path, Path]],
+    overwrite: bool,
+    skip_existing: bool,
+    named_as_file: bool,
+    kind: str,
 ) -> list[tuple[Path, Path]]:
-    """A folder job's OUT refused before a model loads: a file, the input folder itself, unwritable, or holding
-    outputs already (without --overwrite). `named_as_file`: OUT, not yet there, is named like one output."""
+    """A folder job's OUT refused before a model loads — a file, the input folder itself, unwritable, an output
+    that cannot be written (a name too long, a folder in its place, a link to its input), outputs there already
+    without --overwrite or --skip-existing — so a run never stops halfway on what could be known at its start.
+    `named_as_file`: OUT, not yet there, is named like one output. Returns the pairs to do."""
     import os
 
     from nstvideo.errors import OutputError
-    from nstvideo.pipeline.outputs import check_parent
+    from nstvideo.pipeline.outputs import NAME_MAX, check_parent
 
     if dst.exists() and not dst.is_dir():
         raise OutputError(f"output {dst} is a file but the input is a directory", "give a directory as OUT")
@@ -430,15 +495,32 @@ def folder_targets(
             raise OutputError(f"output directory {dst} is not writable", "choose a directory you can write to")
     else:
         check_parent(dst)
-    existing = [t for _, t in targets if t.exists() or t.is_symlink()]
+    for f, t in targets:
+        if len(os.fsencode(t.name)) > NAME_MAX:
+            raise OutputError(
+                f"the output of {f.name[:40]}… would be named {t.suffix} in {len(os.fsencode(t.name))} bytes; "
+                f"file names hold {NAME_MAX}",
+                "rename that input",
+            )
+        if t.is_dir():
+            raise OutputError(f"output {t} (of {f.name}) is a directory", "move it away, or choose another OUT")
+        if t.exists() and os.path.samefile(f, t):  # a hard or symbolic link to the input
+            raise OutputError(f"output {t} is the input {f.name} (a link to it)", "choose another OUT")
+    existing = [(f, t) for f, t in targets if t.exists() or t.is_symlink()]
+    if existing and skip_existing:
+        log.info("%s of %d already written in %s: skipped (--skip-existing)", len(existing), len(targets), dst)
+        return [(f, t) for f, t in targets if (f, t) not in existing]
     if existing and not overwrite:
         raise OutputError(
-            f"{len(existing)} outputs already exist in {dst} (e.g. {existing[0].name})", "pass --overwrite"
+            f"{dst} already holds outputs of this run: {len(existing)} of {len(targets)} (e.g. {existing[0][1].name})",
+            "pass --skip-existing to do only the others (an interrupted run's), or --overwrite to replace them",
         )
     return targets
 
 
-def stylize_images(inp: str, out: str, stylizer: Any, *, overwrite: bool = False, photo: Any = None) -> int:
+def stylize_images(
+    inp: str, out: str, stylizer: Any, *, overwrite: bool = False, skip_existing: bool = False, photo: Any = None
+) -> int:
     """One image to one image, or a folder of images to a folder; returns the number written. `photo`: the single
     input, already read.
 
@@ -448,14 +530,16 @@ def stylize_images(inp: str, out: str, stylizer: Any, *, overwrite: bool = False
     from nstvideo.errors import InputError
     from nstvideo.pipeline.sources import read_image
 
-    targets = image_targets(inp, out, overwrite=overwrite, photo=photo)
+    targets = image_targets(inp, out, overwrite=overwrite, skip_existing=skip_existing, photo=photo)
     src, dst = Path(inp), Path(out)
     if not src.is_dir():
+        if not targets:
+            log.info("%s is there already: skipped (--skip-existing)", dst)
+            return 0
         write_styled(src, dst, stylizer(read_image(src) if photo is None else photo))
         log.info("wrote %s", dst)
         return 1
-    created = not dst.exists()
-    dst.mkdir(exist_ok=True)
+    created = make_folder(dst)
     failed: list[str] = []
     written = 0
     progress = ProgressReporter(f"stylising {src.name}/", len(targets), unit="images")
@@ -464,7 +548,7 @@ def stylize_images(inp: str, out: str, stylizer: Any, *, overwrite: bool = False
             for i, (f, t) in enumerate(targets, start=1):
                 if stop.event.is_set():
                     raise Interrupted(
-                        stop.signum or signal.SIGINT, f"{written} of {len(targets)} images written to {dst}"
+                        stop.signum or signal.SIGINT, f"{written} of {plural(len(targets), 'image')} written to {dst}"
                     )
                 try:
                     _stylize_image(f, t, stylizer)
@@ -475,8 +559,8 @@ def stylize_images(inp: str, out: str, stylizer: Any, *, overwrite: bool = False
                 progress.update(i)
         finally:
             progress.close()
-    log.info("wrote %d images to %s", written, dst)
-    _end_folder_run(failed, len(targets), written, dst if created else None, "images could not be read",
+    log.info("wrote %s to %s", plural(written, "image"), dst)
+    _end_folder_run(failed, len(targets), written, dst if created else None, "image",
                     "check that the folder holds pictures (jpg, png, webp, bmp) that open elsewhere")  # fmt: skip
     return written
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import numpy as np
 from nstvideo.errors import InputError
 from nstvideo.pipeline import log_once
 
+log = logging.getLogger("nstvideo")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 #: Image types that keep transparency (an input's alpha is carried to an output of these). Not TIFF: OpenCV writes
 #: its fourth channel without the tag that says it is alpha.
@@ -177,10 +180,22 @@ def is_hidden(path: Path) -> bool:
     return path.name.startswith(".")
 
 
-def list_images(folder: str | Path) -> list[Path]:
-    """Supported images directly inside `folder`, sorted by name."""
-    d = Path(folder)
-    files = sorted(p for p in d.iterdir() if p.is_file() and is_image_path(p) and not is_hidden(p))
+def list_files(folder: Path, suffixes: Sequence[str], noun: str, hint: str = "") -> list[Path]:
+    """The files of these suffixes directly inside `folder`, sorted by name, but dot files (`is_hidden`); a link
+    to a missing file is warned about (footage on an unplugged drive), not silently passed over."""
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError as exc:
+        raise InputError(f"cannot list directory {folder}: {exc.strerror}", "check its permissions") from exc
+    files = []
+    for p in entries:
+        if is_hidden(p) or p.suffix.lower() not in suffixes:
+            continue
+        if p.is_symlink() and not p.exists():
+            log.warning("warning: %s links to %s, which is missing: passed over", p.name, os.readlink(p))
+        elif p.is_file():
+            files.append(p)
     if not files:
-        raise InputError(f"directory {d} has no images", f"supported: {', '.join(IMAGE_SUFFIXES)}")
+        raise InputError(f"directory {folder} has no {noun}s", f"supported: {', '.join(suffixes)}" + (
+            f"; {hint}" if hint else ""))  # fmt: skip
     return files
