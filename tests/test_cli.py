@@ -254,6 +254,11 @@ def test_image_directory_to_directory(models_dir: Path, tmp_path: Path) -> None:
     for name, (w, h) in sizes.items():
         img = cv2.imread(str(dst / name))
         assert img is not None and img.shape == (h, w, 3), name
+    (dst / "b.png").unlink()  # as after an interrupted run
+    r = stylise(models_dir, "image", src, dst, "--skip-existing")
+    assert_ok(r)
+    assert "2 of 3 already written" in r.stderr and sorted(p.name for p in dst.iterdir()) == sorted(sizes)
+    assert "nothing to do" in stylise(models_dir, "image", src, dst, "--skip-existing").stderr
 
 
 def test_image_directory_skips_what_it_cannot_read_and_says_so(models_dir: Path, tmp_path: Path) -> None:
