@@ -232,13 +232,15 @@ def image(
         return
     _check_skip_existing(overwrite, skip_existing)
     # output errors too, before a model is loaded
-    if not image_targets(inp, out, overwrite=overwrite, skip_existing=skip_existing, photo=photo):
-        log.info("%s is there already: nothing to do (--skip-existing)", out)
+    targets = image_targets(inp, out, overwrite=overwrite, skip_existing=skip_existing, photo=photo)
+    if not targets:
+        log.info("%s: nothing to do (--skip-existing)", f"every image of {inp} is in {out} already" if inp.is_dir()
+                 else f"{out} is there already")  # fmt: skip
         return
     s = _stylizer(style, size, output_size, strength, preserve_color, device, models_dir)
     if not inp.is_dir():
         _last_output(out)
-    stylize_images(str(inp), str(out), s, overwrite=overwrite, skip_existing=skip_existing, photo=photo)
+    stylize_images(str(inp), str(out), s, overwrite=overwrite, photo=photo, targets=targets)
 
 
 @app.command()
@@ -295,7 +297,7 @@ def file(
             log.info("every video of %s is in %s already: nothing to do", inp, out)
             return
         s = _stylizer(style, size, output_size, strength, preserve_color, device, models_dir, smooth)
-        stylize_videos(inp, out, s, overwrite=overwrite, skip_existing=skip_existing, **options)
+        stylize_videos(inp, out, s, overwrite=overwrite, targets=targets, **options)
         return
     with FileSource(inp, start=start, duration=duration) as source:
         refuse_still(source, inp)

@@ -88,9 +88,9 @@ class Stage(threading.Thread):
             self.error = exc
 
 
-def _put(q: queue.Queue, item: Any, stop: StopFlag) -> bool:
+def _put(q: queue.Queue, item: Any, stopping: Callable[[], bool]) -> bool:
     """Blocking put that gives up when stopping (so back-pressure never deadlocks shutdown)."""
-    while not stop.event.is_set():
+    while not stopping():
         try:
             q.put(item, timeout=0.1)
             return True
@@ -126,16 +126,22 @@ def run_pipeline(
     """
     decoded: queue.Queue = queue.Queue(QUEUE_SIZE)
     processed: queue.Queue = queue.Queue(QUEUE_SIZE)
+    # a failure winds this pipeline's stages down without touching `stop`, which says a signal came (and may be a
+    # folder run's, going on to its next video)
+    failed = threading.Event()
+
+    def stopping() -> bool:
+        return stop.event.is_set() or failed.is_set()
 
     def decode() -> None:
         for item in frames:
-            if not _put(decoded, item, stop):
+            if not _put(decoded, item, stopping):
                 return
-        _put(decoded, _DONE, stop)
+        _put(decoded, _DONE, stopping)
 
     def infer() -> None:
         done = False
-        while not done and not stop.event.is_set():
+        while not done and not stopping():
             try:
                 first = decoded.get(timeout=0.1)
             except queue.Empty:
@@ -153,9 +159,9 @@ def run_pipeline(
                     break
                 batch.append(nxt)
             for result in process(batch):
-                if not _put(processed, result, stop):
+                if not _put(processed, result, stopping):
                     return
-        _put(processed, _DONE, stop)
+        _put(processed, _DONE, stopping)
 
     stages = [Stage("nstvideo-decode", decode), Stage("nstvideo-infer", infer)]
     for s in stages:
@@ -171,7 +177,7 @@ def run_pipeline(
             if on_progress:
                 on_progress(count)
     except BaseException:
-        stop.event.set()  # let the other stages wind down
+        failed.set()  # let the other stages wind down
         raise
     finally:
         for s in stages:
@@ -361,17 +367,19 @@ def video_targets(
 
 def stylize_videos(
     inp: str | Path, out: str | Path, stylizer: Any, *, overwrite: bool = False, skip_existing: bool = False,
-    **options: Any,
+    targets: list[tuple[Path, Path]] | None = None, **options: Any,
 ) -> int:  # fmt: skip
     """Every video of folder `inp` into folder `out`, the model loaded once; returns the number written.
 
     A video that cannot be read, ends early, or that the options do not fit (--start beyond its end) is skipped with
     a warning and the others are written; the run then ends with an error (exit 1) counting them. A failure to
-    write (a full disk) ends the run: the next videos would fail the same way. `options`: stylize_file's.
+    write (a full disk) ends the run: the next videos would fail the same way. `targets`: video_targets', when
+    the caller has them (checked before the model loaded). `options`: stylize_file's.
     """
     from nstvideo.errors import InputError, UsageError
 
-    targets = video_targets(inp, out, overwrite=overwrite, skip_existing=skip_existing)
+    if targets is None:
+        targets = video_targets(inp, out, overwrite=overwrite, skip_existing=skip_existing)
     dst = Path(out)
     created = make_folder(dst)
     failed: list[str] = []
@@ -394,11 +402,9 @@ def stylize_videos(
                 except Interrupted as exc:
                     raise Interrupted(exc.exit_code - 128, f"{done()}; {f.name}'s partial output removed") from exc
                 except (InputError, UsageError, ProcessingError) as exc:
-                    if getattr(exc.__cause__, "errno", None) in (errno.ENOSPC, errno.EACCES, errno.EROFS):
-                        # writing failed: so would the next videos
-                        raise ProcessingError(f"{f.name}: {exc.message}; {done()}", exc.hint) from exc
+                    _ends_the_run(exc, f.name, done())
                     failed.append(f"{f.name}: {exc.message}")
-                    log.warning("warning: skipped %s: %s", f.name, exc.message)
+                    log.warning("warning: skipped %s: %s%s", f.name, exc.message, f" ({exc.hint})" if exc.hint else "")
     except BaseException:
         if created and not written:
             with contextlib.suppress(OSError):
@@ -409,6 +415,13 @@ def stylize_videos(
                     "the warnings above say why; check that the folder holds videos that play elsewhere, and the "
                     "options (--start, --duration, --output-size) against them")  # fmt: skip
     return written
+
+
+def _ends_the_run(exc: NstError, name: str, done: str) -> None:
+    """A write that failed (a full disk, a folder gone read-only) ends a folder run: the next outputs would fail
+    the same way. Raised with the input's name and the count written."""
+    if getattr(exc.__cause__, "errno", None) in (errno.ENOSPC, errno.EACCES, errno.EROFS):
+        raise ProcessingError(f"{name}: {exc.message}; {done}", exc.hint) from exc
 
 
 def make_folder(dst: Path) -> bool:
@@ -519,18 +532,20 @@ def folder_targets(
 
 
 def stylize_images(
-    inp: str, out: str, stylizer: Any, *, overwrite: bool = False, skip_existing: bool = False, photo: Any = None
-) -> int:
+    inp: str, out: str, stylizer: Any, *, overwrite: bool = False, skip_existing: bool = False, photo: Any = None,
+    targets: list[tuple[Path, Path]] | None = None,
+) -> int:  # fmt: skip
     """One image to one image, or a folder of images to a folder; returns the number written. `photo`: the single
-    input, already read.
+    input, already read; `targets`: image_targets', when the caller has them.
 
     In a folder, an image that cannot be read is skipped with a warning and the rest are written; the run then
-    ends with an error (exit 1) naming how many failed.
+    ends with an error (exit 1) naming how many failed. A failed write (a full disk) ends it.
     """
     from nstvideo.errors import InputError
     from nstvideo.pipeline.sources import read_image
 
-    targets = image_targets(inp, out, overwrite=overwrite, skip_existing=skip_existing, photo=photo)
+    if targets is None:
+        targets = image_targets(inp, out, overwrite=overwrite, skip_existing=skip_existing, photo=photo)
     src, dst = Path(inp), Path(out)
     if not src.is_dir():
         if not targets:
@@ -542,21 +557,31 @@ def stylize_images(
     created = make_folder(dst)
     failed: list[str] = []
     written = 0
+
+    def done() -> str:
+        return f"{written} of {plural(len(targets), 'image')} written to {dst}"
+
     progress = ProgressReporter(f"stylising {src.name}/", len(targets), unit="images")
     with interruptible() as stop:
         try:
             for i, (f, t) in enumerate(targets, start=1):
                 if stop.event.is_set():
-                    raise Interrupted(
-                        stop.signum or signal.SIGINT, f"{written} of {plural(len(targets), 'image')} written to {dst}"
-                    )
+                    raise Interrupted(stop.signum or signal.SIGINT, done())
                 try:
                     _stylize_image(f, t, stylizer)
                     written += 1
                 except InputError as exc:
                     failed.append(exc.message)
                     log.warning("warning: skipped %s", exc.message)
+                except ProcessingError as exc:
+                    _ends_the_run(exc, f.name, done())
+                    raise
                 progress.update(i)
+        except BaseException:
+            if created and not written:
+                with contextlib.suppress(OSError):
+                    dst.rmdir()  # only if empty
+            raise
         finally:
             progress.close()
     log.info("wrote %s to %s", plural(written, "image"), dst)

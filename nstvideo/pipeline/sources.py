@@ -191,10 +191,15 @@ def list_files(folder: Path, suffixes: Sequence[str], noun: str, hint: str = "")
     for p in entries:
         if is_hidden(p) or p.suffix.lower() not in suffixes:
             continue
-        if p.is_symlink() and not p.exists():
-            log.warning("warning: %s links to %s, which is missing: passed over", p.name, os.readlink(p))
-        elif p.is_file():
-            files.append(p)
+        try:
+            if p.is_symlink() and not p.exists():
+                log.warning("warning: %s links to %s, which is missing: passed over", p.name, os.readlink(p))
+            elif p.is_file():
+                files.append(p)
+        except OSError as exc:  # a folder readable but not searchable (no x bit): its names, not its files
+            raise InputError(
+                f"cannot read the files of {folder}: {exc.strerror}", "check its permissions (a folder needs x too)"
+            ) from exc
     if not files:
         raise InputError(f"directory {folder} has no {noun}s", f"supported: {', '.join(suffixes)}" + (
             f"; {hint}" if hint else ""))  # fmt: skip
