@@ -457,6 +457,25 @@ def test_latest_slot_keeps_the_newest_and_counts_drops() -> None:
     assert slot.get(0.01) is CLOSED
 
 
+def test_two_lanes_hand_their_results_on_in_capture_order() -> None:
+    # on a CPU two frames are stylised at once; a lane finishing after the other's newer frame is dropped, and
+    # the display's slot closes only when both lanes are done
+    from nstvideo.pipeline.live import InOrder, LiveFrame, LiveStats
+
+    slot, stats = LatestSlot(), LiveStats()
+    hand_on = InOrder(slot, stats, lanes=2)
+    shown = []
+    for t in (1.0, 3.0, 2.0, 4.0):
+        hand_on(LiveFrame(np.zeros((2, 2, 3), np.uint8), t))
+        shown.append(slot.get(0.01).t if t != 2.0 else None)
+    assert shown == [1.0, 3.0, None, 4.0]
+    assert (stats.processed, stats.dropped_output) == (4, 1)
+    hand_on.lane_ended()
+    assert slot.get(0.01) is TIMEOUT  # one lane still running
+    hand_on.lane_ended()
+    assert slot.get(0.01) is CLOSED
+
+
 def test_style_bank_builds_each_style_once(models_dir: Path) -> None:
     from nstvideo.pipeline.engine import Stylizer
 

@@ -763,6 +763,39 @@ def test_hdr_frames_mapped_in_bands_equal_one_pass(trc: int) -> None:
     assert np.array_equal(tone(codes), tone._map(codes))
 
 
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_lanes_finishing_out_of_order_emit_in_order(batch_size: int) -> None:
+    # two inference lanes (frames in parallel on a CPU): a slow frame in one must not let the other's overtake it
+    import random
+    import time
+
+    from nstvideo.pipeline.runner import StopFlag, run_pipeline
+
+    rng = random.Random(0)
+
+    def process(batch: list[int]) -> list[int]:
+        time.sleep(rng.random() * 0.01)
+        return [n * 10 for n in batch]
+
+    got: list[int] = []
+    count = run_pipeline(range(57), process, got.append, StopFlag(), batch_size=batch_size, lanes=2)
+    assert count == 57 and got == [n * 10 for n in range(57)]
+
+
+def test_a_failing_lane_ends_the_pipeline_with_its_error() -> None:
+    from nstvideo.pipeline.runner import StopFlag, run_pipeline
+
+    def process(batch: list[int]) -> list[int]:
+        if 20 in batch:
+            raise ProcessingError("frame 20 is bad")
+        return batch
+
+    stop = StopFlag()
+    with pytest.raises(ProcessingError, match="frame 20"):
+        run_pipeline(range(100), process, lambda _: None, stop, lanes=2)
+    assert not stop.event.is_set()  # a failure is not a Ctrl-C (a folder run goes on to its next video)
+
+
 def test_an_mp4_cut_in_its_audio_data_is_truncated_too(tmp_path: Path) -> None:
     # The cut lands in an audio packet after the last whole video frame: the video decodes to its end without a
     # corrupt packet of its own, so only the audio's says the file was cut (it came out 31 of 48 frames, exit 0).

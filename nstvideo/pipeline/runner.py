@@ -119,8 +119,10 @@ def run_pipeline(
     *,
     batch_size: int = 1,
     on_progress: Callable[[int], None] | None = None,
+    lanes: int = 1,
 ) -> int:
-    """Pull `frames` (decode thread), `process` them in batches (inference thread), `emit` each result here.
+    """Pull `frames` (decode thread), `process` them in batches (`lanes` inference threads: frames in parallel on a
+    CPU, Stylizer.parallel_lanes), `emit` each result here, in the frames' order.
 
     Returns the number of frames emitted. Raises the first stage error, or Interrupted when stopped.
     """
@@ -134,10 +136,11 @@ def run_pipeline(
         return stop.event.is_set() or failed.is_set()
 
     def decode() -> None:
-        for item in frames:
+        for item in enumerate(frames):  # numbered: lanes finish out of order
             if not _put(decoded, item, stopping):
                 return
-        _put(decoded, _DONE, stopping)
+        for _ in range(lanes):  # one end mark for each lane
+            _put(decoded, _DONE, stopping)
 
     def infer() -> None:
         done = False
@@ -158,24 +161,30 @@ def run_pipeline(
                     done = True
                     break
                 batch.append(nxt)
-            for result in process(batch):
-                if not _put(processed, result, stopping):
-                    return
+            results = process([item for _, item in batch])
+            if not _put(processed, [(n, r) for (n, _), r in zip(batch, results, strict=True)], stopping):
+                return
         _put(processed, _DONE, stopping)
 
-    stages = [Stage("nstvideo-decode", decode), Stage("nstvideo-infer", infer)]
+    stages = [Stage("nstvideo-decode", decode)]
+    stages += [Stage("nstvideo-infer" + (f"-{i}" if lanes > 1 else ""), infer) for i in range(lanes)]
     for s in stages:
         s.start()
     count = 0
+    waiting: dict[int, Any] = {}  # results that came before an earlier frame's
+    ended = 0
     try:
-        while True:
+        while ended < lanes:
             item = _get(processed, stop, stages)
             if item is _DONE:
-                break
-            emit(item)
-            count += 1
-            if on_progress:
-                on_progress(count)
+                ended += 1
+                continue
+            waiting.update(item)
+            while count in waiting:
+                emit(waiting.pop(count))
+                count += 1
+                if on_progress:
+                    on_progress(count)
     except BaseException:
         failed.set()  # let the other stages wind down
         raise
@@ -315,8 +324,9 @@ def stylize_file(
         ):  # fmt: skip
             try:
                 count = run_pipeline(
-                    source.frames(), process, sink.send, stop, batch_size=batch_size, on_progress=progress.update
-                )
+                    source.frames(), process, sink.send, stop, batch_size=batch_size, on_progress=progress.update,
+                    lanes=stylizer.parallel_lanes(),
+                )  # fmt: skip
             finally:
                 progress.close()
     log.info("wrote %s: %d frames, %.1f fps", out, count, progress.fps)
