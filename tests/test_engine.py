@@ -77,6 +77,8 @@ def test_parallel_lanes_stylise_as_one_session_does(tiny_model, frame, monkeypat
     # frames that must stay in order, a thread count chosen, or one core: one lane
     assert Stylizer(tiny_model, device="cpu", smooth=0.5).parallel_lanes() == 1
     assert Stylizer(tiny_model, device="cpu", threads=2).parallel_lanes() == 1
+    assert Stylizer(tiny_model, device="cpu", size=0).parallel_lanes(3840, 2160) == 1  # two 4K frames: memory
+    assert Stylizer(tiny_model, device="cpu", size=256).parallel_lanes(3840, 2160) == 2  # processed at 256 px
     monkeypatch.setattr(os, "cpu_count", lambda: 1)
     assert Stylizer(tiny_model, device="cpu").parallel_lanes() == 1
     s.close()

@@ -175,12 +175,17 @@ class Stylizer:
         self.session = None
         self._lanes = None
 
-    def parallel_lanes(self) -> int:
+    def parallel_lanes(self, width: int = 0, height: int = 0) -> int:
         """How many frames a pipeline should stylise at once, and the sessions for them. On the CPU, two frames on
         half the cores each make 26 % more frames a second than one frame on all of them (a small net's convs
         split poorly over threads: bench/RESULTS.md, "Parallel frames on the CPU"); a GPU, a smoothed sequence
-        (frames in order) or a thread count the caller chose keep one. After this call a lone frame runs on half
-        the cores: for pipelines that keep two in flight."""
+        (frames in order), a thread count the caller chose, or frames (`width` x `height`) processed above 1080p
+        (two in flight double the memory; measured up to 720p) keep one. After this call a lone frame runs on
+        half the cores: for pipelines that keep two in flight."""
+        if width and height:
+            pw, ph = scaled_size(width, height, self.size)
+            if pw * ph > 1920 * 1088:
+                return 1
         if self._lanes is not None:
             return 2
         cores = os.cpu_count() or 1

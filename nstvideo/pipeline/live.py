@@ -584,7 +584,7 @@ def _run(opts: LiveOptions, source: CameraSource, bank: StyleBank, state: LiveSt
 
     # On a CPU two lanes stylise two camera frames at once, each on half the cores (26 % more frames a second;
     # Stylizer.parallel_lanes); a result older than one already shown is dropped. --max-fps paces one lane.
-    lanes = 1 if opts.max_fps else bank.get(state.style_index).parallel_lanes()
+    lanes = 1 if opts.max_fps else bank.get(state.style_index).parallel_lanes(source.width, source.height)
     hand_on = InOrder(stylised, stats, lanes)
 
     def infer() -> None:

@@ -325,7 +325,7 @@ def stylize_file(
             try:
                 count = run_pipeline(
                     source.frames(), process, sink.send, stop, batch_size=batch_size, on_progress=progress.update,
-                    lanes=stylizer.parallel_lanes(),
+                    lanes=stylizer.parallel_lanes(info.width, info.height),
                 )  # fmt: skip
             finally:
                 progress.close()
