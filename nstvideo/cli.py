@@ -209,7 +209,11 @@ def image(
     from nstvideo.pipeline.sources import read_image
 
     photo = None if inp.is_dir() else read_image(inp)  # input errors first, before a model is loaded
+    _check_skip_existing(overwrite, skip_existing)
     if style_image is not None:
+        if skip_existing and out.is_file():
+            log.info("%s is there already: skipped (--skip-existing)", out)
+            return
         if photo is None:
             raise UsageError("--style-image takes one photo, not a directory", "train the style for many images")
         if strength != 1.0 or output_size is not None:
@@ -230,7 +234,6 @@ def image(
         _keyframe(inp, out, style_image, None, None, size, iterations, content_weight, style_weight,
                   tv_weight, init, optimizer, preserve_color, style_scale, seed, device, vgg, overwrite)  # fmt: skip
         return
-    _check_skip_existing(overwrite, skip_existing)
     # output errors too, before a model is loaded
     targets = image_targets(inp, out, overwrite=overwrite, skip_existing=skip_existing, photo=photo)
     if not targets:
@@ -301,7 +304,7 @@ def file(
         return
     with FileSource(inp, start=start, duration=duration) as source:
         refuse_still(source, inp)
-    if skip_existing and out.exists():
+    if skip_existing and out.is_file():
         log.info("%s is there already: skipped (--skip-existing)", out)
         return
     check_output(inp, out, overwrite)

@@ -414,6 +414,8 @@ def test_an_interrupted_folder_run_is_finished_with_skip_existing(models_dir: Pa
     r = stylise(models_dir, "file", src, out, "--skip-existing")
     assert_ok(r)
     assert "nothing to do" in r.stderr
+    # one file into a folder's name is refused as it is without the option, not "skipped"
+    assert_error(stylise(models_dir, "file", src / "a.mp4", out, "--skip-existing"), 2, "is a directory")
 
 
 def test_a_signal_just_after_a_video_is_written_stops_the_folder_run(

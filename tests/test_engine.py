@@ -58,10 +58,11 @@ def test_batch_and_stream_match_single_calls(tiny_model, frame):
 
 def test_parallel_lanes_stylise_as_one_session_does(tiny_model, frame, monkeypatch):
     # two frames at once on half the cores each: 26 % more frames a second on a CPU, the same pictures
-    import os
     import threading
 
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    from nstvideo.pipeline import engine
+
+    monkeypatch.setattr(engine, "usable_cores", lambda: 2)
     frames = [np.roll(frame, 5 * i, axis=1) for i in range(6)]
     one = Stylizer(tiny_model, size=0, device="cpu")
     expected = [one(f) for f in frames]
@@ -79,15 +80,27 @@ def test_parallel_lanes_stylise_as_one_session_does(tiny_model, frame, monkeypat
     assert Stylizer(tiny_model, device="cpu", threads=2).parallel_lanes() == 1
     assert Stylizer(tiny_model, device="cpu", size=0).parallel_lanes(3840, 2160) == 1  # two 4K frames: memory
     assert Stylizer(tiny_model, device="cpu", size=256).parallel_lanes(3840, 2160) == 2  # processed at 256 px
-    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert s.parallel_lanes(3840, 2160) == 1 and not s._in_lanes  # a folder run's 4K clip: one frame, all cores
+    assert np.array_equal(s(frames[0]), expected[0])
+    monkeypatch.setattr(engine, "usable_cores", lambda: 1)
     assert Stylizer(tiny_model, device="cpu").parallel_lanes() == 1
     s.close()
+    assert s.parallel_lanes() == 1  # closed stays closed
     with pytest.raises(UsageError, match="closed"):
         s(frame)
 
 
 def test_strength_zero_is_the_original(tiny_model, frame):
     assert np.array_equal(Stylizer(tiny_model, size=0, strength=0.0, device="cpu")(frame), frame)
+
+
+def test_strength_and_colour_per_call(tiny_model, frame):
+    # the webcam's two lanes each pass the hotkeys' values instead of setting them on the shared Stylizer
+    s = Stylizer(tiny_model, size=0, device="cpu")
+    assert np.array_equal(s.stylize_batch([frame], strength=0.0)[0], frame)
+    assert s.strength == 1.0 and not np.array_equal(s(frame), frame)
+    with pytest.raises(UsageError):
+        s.stylize_batch([frame], strength=2.0)
 
 
 def test_strength_blends(tiny_model, frame):

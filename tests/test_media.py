@@ -753,6 +753,16 @@ def test_hdr_highlights_keep_their_hue(tmp_path: Path, trc: int) -> None:
     assert b / r == pytest.approx(0.1, abs=0.02)
 
 
+def test_the_tone_curve_works_on_any_shape() -> None:
+    # OpenCV applies a number to the first channel only: a 3-channel array came out with two channels wrong
+    from nstvideo.pipeline import hdr
+
+    x = np.array([0.0, 0.5, 0.7, 1.0, 3.0, 100.0], np.float32)
+    flat = hdr.tone_curve(x)
+    assert flat[0] == 0 and flat[1] == pytest.approx(0.5) and 0.7 < flat[3] < flat[4] < flat[5] <= 1.0
+    assert np.array_equal(hdr.tone_curve(np.stack([x, x, x], axis=-1)), np.stack([flat] * 3, axis=-1))
+
+
 @pytest.mark.parametrize("trc", [16, 18], ids=["PQ", "HLG"])
 def test_hdr_frames_mapped_in_bands_equal_one_pass(trc: int) -> None:
     # the bands run on a thread pool; a frame split among them must come out as one pass would make it

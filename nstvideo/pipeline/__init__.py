@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 _said: set[str] = set()
 
@@ -13,3 +14,10 @@ def log_once(line: str, level: int = logging.INFO) -> None:
     if line not in _said:
         _said.add(line)
         logging.getLogger("nstvideo").log(level, line)
+
+
+def usable_cores() -> int:
+    """The CPUs this process may run on (taskset, a container's cpuset), not all the host's."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1

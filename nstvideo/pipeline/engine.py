@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-import os
+import math
 import queue
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import cv2
 import numpy as np
 
 from nstvideo.errors import InputError, ProcessingError, UsageError
-from nstvideo.pipeline import post
+from nstvideo.pipeline import post, usable_cores
 from nstvideo.pipeline.models import INPUT_NAME, MAX_SIDE, MIN_SIDE, OUTPUT_NAME, StyleModel, resolve_style
 from nstvideo.pipeline.session import create_session, ort_module, trt_profile_problem
 
@@ -161,8 +162,10 @@ class Stylizer:
         self.preserve_color = bool(preserve_color)
         self.smoother = post.TemporalSmoother(smooth)
         self.session, self.session_info = create_session(self.model.path, device, int(threads))
-        self._device, self._threads = device, int(threads)
+        self._threads = int(threads)
         self._lanes: queue.Queue | None = None  # sessions for frames in parallel (parallel_lanes)
+        self._in_lanes = False  # whether infer uses them (else the all-cores session)
+        self._splitting = threading.Lock()
         self._run_options = ort_module().RunOptions()
         self._run_options.log_severity_level = 4  # a failed run raises, and becomes our one error line; no ORT log
 
@@ -172,30 +175,28 @@ class Stylizer:
 
     def close(self) -> None:
         """Free the model's session (GPU memory, TensorRT engine) now; the Stylizer cannot be used after."""
-        self.session = None
-        self._lanes = None
+        self.session, self._lanes, self._in_lanes = None, None, False
 
     def parallel_lanes(self, width: int = 0, height: int = 0) -> int:
-        """How many frames a pipeline should stylise at once, and the sessions for them. On the CPU, two frames on
-        half the cores each make 26 % more frames a second than one frame on all of them (a small net's convs
-        split poorly over threads: bench/RESULTS.md, "Parallel frames on the CPU"); a GPU, a smoothed sequence
-        (frames in order), a thread count the caller chose, or frames (`width` x `height`) processed above 1080p
-        (two in flight double the memory; measured up to 720p) keep one. After this call a lone frame runs on
-        half the cores: for pipelines that keep two in flight."""
-        if width and height:
-            pw, ph = scaled_size(width, height, self.size)
-            if pw * ph > 1920 * 1088:
-                return 1
-        if self._lanes is not None:
-            return 2
-        cores = os.cpu_count() or 1
-        if self.provider != "cpu" or self.smoother.weight > 0 or self._threads or cores < 2:
-            return 1
-        lanes: queue.Queue = queue.Queue()
-        for _ in range(2):
-            lanes.put(create_session(self.model.path, self._device, cores // 2)[0])
-        self.session, self._lanes = None, lanes
-        return 2
+        """How many frames a pipeline should stylise at once from now on, with the sessions for them. On the CPU,
+        two frames on half the cores each make 26 % more frames a second than one frame on all of them (a small
+        net's convs split poorly over threads: bench/RESULTS.md, "Parallel frames on the CPU"); a GPU, a smoothed
+        sequence (frames in order), a thread count the caller chose, one core, or frames (`width` x `height`)
+        processed above 1080p (two in flight double the memory; measured up to 720p) keep one, on all the cores.
+        While it is 2, a lone frame runs on half the cores: for pipelines that keep two in flight."""
+        cores = usable_cores()
+        big = bool(width and height) and math.prod(scaled_size(width, height, self.size)) > 1920 * 1088
+        if self.session is None or big or self.provider != "cpu" or self.smoother.weight > 0 or self._threads:
+            self._in_lanes = False
+        elif cores >= 2:
+            with self._splitting:
+                if self._lanes is None:
+                    lanes: queue.Queue = queue.Queue()
+                    for share in ((cores + 1) // 2, cores // 2):  # an odd core to the first
+                        lanes.put(create_session(self.model.path, "cpu", share)[0])
+                    self._lanes = lanes
+            self._in_lanes = True
+        return 2 if self._in_lanes else 1
 
     def __enter__(self) -> Stylizer:
         return self
@@ -213,19 +214,26 @@ class Stylizer:
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         """Raw model call on an [N, H, W, 3] uint8 BGR batch."""
-        lanes = self._lanes
-        if lanes is not None:  # a free session of the parallel ones
-            session = lanes.get()
-            try:
-                return session.run([OUTPUT_NAME], {INPUT_NAME: batch}, self._run_options)[0]
-            finally:
-                lanes.put(session)
         if self.session is None:
             raise UsageError("this Stylizer is closed", "make a new one")
-        return self.session.run([OUTPUT_NAME], {INPUT_NAME: batch}, self._run_options)[0]
+        lanes = self._lanes
+        if not self._in_lanes or lanes is None:
+            return self.session.run([OUTPUT_NAME], {INPUT_NAME: batch}, self._run_options)[0]
+        session = None
+        try:
+            session = lanes.get()  # a free one of the parallel sessions
+            return session.run([OUTPUT_NAME], {INPUT_NAME: batch}, self._run_options)[0]
+        finally:
+            if session is not None:
+                lanes.put(session)
 
-    def stylize_batch(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Stylise same-sized frames in one model call (a GPU is faster on batches)."""
+    def stylize_batch(
+        self, frames: Sequence[np.ndarray], *, strength: float | None = None, preserve_color: bool | None = None
+    ) -> list[np.ndarray]:
+        """Stylise same-sized frames in one model call (a GPU is faster on batches). `strength`/`preserve_color`:
+        this call's, instead of the Stylizer's (the webcam's lanes each take them from the hotkeys' state)."""
+        strength = self.strength if strength is None else check_strength(strength)
+        preserve_color = self.preserve_color if preserve_color is None else bool(preserve_color)
         if isinstance(frames, np.ndarray) and frames.ndim == 4:  # an N x H x W x 3 batch
             frames = list(frames)
         elif isinstance(frames, np.ndarray):  # iterating one frame would give its rows
@@ -262,8 +270,8 @@ class Stylizer:
         results = []
         for original, little, s in zip(frames, small, styled, strict=True):
             s = resize(self.smoother(little, s), out_size)
-            if self.strength < 1.0 or self.preserve_color:
-                s = post.apply(resize(original, out_size), s, self.strength, self.preserve_color)
+            if strength < 1.0 or preserve_color:
+                s = post.apply(resize(original, out_size), s, strength, preserve_color)
             results.append(np.ascontiguousarray(s))
         return results
 

@@ -11,11 +11,12 @@ over the frame, in bands over the cores (bench/RESULTS.md, "HDR video to SDR").
 from __future__ import annotations
 
 import functools
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
+
+from nstvideo.pipeline import usable_cores
 
 #: AVColorTransferCharacteristic values of the HDR transfers.
 TRC_PQ = 16  # SMPTE ST 2084
@@ -49,11 +50,12 @@ def _hlg_scene(e: np.ndarray) -> np.ndarray:
 
 def tone_curve(x: np.ndarray) -> np.ndarray:
     """Linear light in units of SDR white -> [0, 1): identity up to the knee, then a roll-off with slope 1 there."""
-    fade = cv2.exp(cv2.multiply(cv2.max(cv2.subtract(x, KNEE), 0.0), -1 / (1 - KNEE)))  # 1 up to the knee
-    return cv2.addWeighted(cv2.min(x, KNEE), 1.0, fade, -(1 - KNEE), 1 - KNEE)
+    flat = np.ascontiguousarray(x, np.float32).reshape(-1)  # one channel: OpenCV applies a number to channel 0 only
+    fade = cv2.exp(cv2.multiply(cv2.max(cv2.subtract(flat, KNEE), 0.0), -1 / (1 - KNEE)))  # 1 up to the knee
+    return cv2.addWeighted(cv2.min(flat, KNEE), 1.0, fade, -(1 - KNEE), 1 - KNEE).reshape(np.shape(x))
 
 
-_BANDS = min(8, os.cpu_count() or 1)  # a 4K frame costs ~200 ms on one core (bench/RESULTS.md)
+_BANDS = min(8, usable_cores())  # a 4K frame costs ~200 ms on one core (bench/RESULTS.md)
 
 
 @functools.cache

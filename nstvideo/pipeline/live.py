@@ -531,14 +531,18 @@ def _setup_and_run(opts: LiveOptions, stop: StopFlag, stack: contextlib.ExitStac
             stylizer = Stylizer(model, device=opts.device, size=opts.size, strength=opts.strength,
                                 preserve_color=opts.preserve_color, smooth=opts.smooth,
                                 models_dirs=opts.models_dirs)  # fmt: skip
-            if not opts.max_fps:
-                stylizer.parallel_lanes()  # every style alike: the lanes are decided once, on the first (_run)
+            if not opts.max_fps:  # every style alike, for this camera's frames: _run runs that many lanes
+                stylizer.parallel_lanes(w, h)
             return stylizer
 
         bank = StyleBank(models, make)
         first = _while_stoppable(lambda: bank.get(index), stop)  # a TensorRT engine build takes minutes
         if opts.style is None and (lite := _default_on_cpu(first, models)) is not None:
-            index, first = lite, _while_stoppable(lambda: bank.get(lite), stop)
+            try:
+                index, first = lite, _while_stoppable(lambda: bank.get(lite), stop)
+            except NstError as exc:  # the full net loaded: better than no run
+                log.warning("warning: %s cannot be used (%s); staying on %s", models[lite].name, exc.message,
+                            first.model.name)  # fmt: skip
         log.info("style %s on %s, processing short side %s", first.model.name, first.provider,
                  f"{first.size} px" if first.size else "native")  # fmt: skip
         if hint := _cpu_speed_hint(first.model, first.provider, [m.name for m in models]):
@@ -619,8 +623,7 @@ def _run(opts: LiveOptions, source: CameraSource, bank: StyleBank, state: LiveSt
                 if original:
                     out = item.image
                 else:
-                    stylizer.strength, stylizer.preserve_color = strength, keep
-                    out = stylizer(item.image)
+                    out = stylizer.stylize_batch([item.image], strength=strength, preserve_color=keep)[0]
                 hand_on(LiveFrame(out, item.t, stylizer.model.name, stylizer.provider))
         finally:
             hand_on.lane_ended()

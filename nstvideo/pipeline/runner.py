@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from nstvideo.entry import STOP_SIGNALS
-from nstvideo.errors import Interrupted, NstError, ProcessingError
+from nstvideo.errors import Interrupted, NstError, OutputError, ProcessingError
 
 log = logging.getLogger("nstvideo")
 
@@ -351,7 +351,6 @@ def video_targets(
 ) -> list[tuple[Path, Path]]:
     """The (input, output) pairs of `file` on a folder: each video under its own name, in .mp4 unless it is an
     .mkv or .mov (whose container is kept), refused now, before a model loads, if any cannot be written."""
-    from nstvideo.errors import OutputError
     from nstvideo.pipeline.media import CONTAINER_FORMATS
     from nstvideo.pipeline.sources import VIDEO_SUFFIXES, list_files
 
@@ -411,7 +410,7 @@ def stylize_videos(
                     written += 1
                 except Interrupted as exc:
                     raise Interrupted(exc.exit_code - 128, f"{done()}; {f.name}'s partial output removed") from exc
-                except (InputError, UsageError, ProcessingError) as exc:
+                except (InputError, UsageError, ProcessingError, OutputError) as exc:
                     _ends_the_run(exc, f.name, done())
                     failed.append(f"{f.name}: {exc.message}")
                     log.warning("warning: skipped %s: %s%s", f.name, exc.message, f" ({exc.hint})" if exc.hint else "")
@@ -427,16 +426,19 @@ def stylize_videos(
     return written
 
 
+#: A write failing so ends a folder run: a full disk or quota, a folder gone read-only.
+WRITE_FAILURES = (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS)
+
+
 def _ends_the_run(exc: NstError, name: str, done: str) -> None:
     """A write that failed (a full disk, a folder gone read-only) ends a folder run: the next outputs would fail
     the same way. Raised with the input's name and the count written."""
-    if getattr(exc.__cause__, "errno", None) in (errno.ENOSPC, errno.EACCES, errno.EROFS):
+    if isinstance(exc, OutputError) or getattr(exc.__cause__, "errno", None) in WRITE_FAILURES:
         raise ProcessingError(f"{name}: {exc.message}; {done}", exc.hint) from exc
 
 
 def make_folder(dst: Path) -> bool:
     """Create a folder run's OUT if missing; whether it was created."""
-    from nstvideo.errors import OutputError
 
     if dst.is_dir():
         return False
@@ -479,7 +481,7 @@ def image_targets(
     if not src.is_dir():
         if photo is None:
             read_image(src)
-        if skip_existing and dst.exists():
+        if skip_existing and dst.is_file():
             return []
         check_output(src, dst, overwrite)
         check_image_suffix(dst)
@@ -504,7 +506,6 @@ def folder_targets(
     `named_as_file`: OUT, not yet there, is named like one output. Returns the pairs to do."""
     import os
 
-    from nstvideo.errors import OutputError
     from nstvideo.pipeline.outputs import NAME_MAX, check_parent
 
     if dst.exists() and not dst.is_dir():
@@ -532,7 +533,8 @@ def folder_targets(
     existing = [(f, t) for f, t in targets if t.exists() or t.is_symlink()]
     if existing and skip_existing:
         log.info("%s of %d already written in %s: skipped (--skip-existing)", len(existing), len(targets), dst)
-        return [(f, t) for f, t in targets if (f, t) not in existing]
+        there = {t for _, t in existing}
+        return [(f, t) for f, t in targets if t not in there]
     if existing and not overwrite:
         raise OutputError(
             f"{dst} already holds outputs of this run: {len(existing)} of {len(targets)} (e.g. {existing[0][1].name})",
@@ -583,7 +585,7 @@ def stylize_images(
                 except InputError as exc:
                     failed.append(exc.message)
                     log.warning("warning: skipped %s", exc.message)
-                except ProcessingError as exc:
+                except (ProcessingError, OutputError) as exc:
                     _ends_the_run(exc, f.name, done())
                     raise
                 progress.update(i)

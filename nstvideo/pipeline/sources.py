@@ -186,7 +186,7 @@ def list_files(folder: Path, suffixes: Sequence[str], noun: str, hint: str = "")
     try:
         entries = sorted(folder.iterdir())
     except OSError as exc:
-        raise InputError(f"cannot list directory {folder}: {exc.strerror}", "check its permissions") from exc
+        raise InputError(f"cannot list directory {folder}: {exc.strerror or exc}", "check its permissions") from exc
     files = []
     for p in entries:
         if is_hidden(p) or p.suffix.lower() not in suffixes:
@@ -198,7 +198,8 @@ def list_files(folder: Path, suffixes: Sequence[str], noun: str, hint: str = "")
                 files.append(p)
         except OSError as exc:  # a folder readable but not searchable (no x bit): its names, not its files
             raise InputError(
-                f"cannot read the files of {folder}: {exc.strerror}", "check its permissions (a folder needs x too)"
+                f"cannot read the files of {folder}: {exc.strerror or exc}",
+                "check its permissions (a folder needs x too)",
             ) from exc
     if not files:
         raise InputError(f"directory {folder} has no {noun}s", f"supported: {', '.join(suffixes)}" + (
