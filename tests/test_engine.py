@@ -94,6 +94,26 @@ def test_strength_zero_is_the_original(tiny_model, frame):
     assert np.array_equal(Stylizer(tiny_model, size=0, strength=0.0, device="cpu")(frame), frame)
 
 
+def test_usable_cores_follow_a_containers_cpu_quota(tmp_path):
+    # `docker --cpus 2` on a many-core host: its threads beyond 2 would only fight over the same cores
+    from nstvideo.pipeline import usable_cores
+
+    many = usable_cores(str(tmp_path / "none"))  # no cgroup files: the affinity alone
+    v2 = tmp_path / "v2"
+    v2.mkdir()
+    (v2 / "cpu.max").write_text("150000 100000\n")
+    assert usable_cores(str(v2)) == min(many, 2)  # 1.5 CPUs: 2 threads
+    (v2 / "cpu.max").write_text("max 100000\n")
+    assert usable_cores(str(v2)) == many
+    v1 = tmp_path / "v1" / "cpu"
+    v1.mkdir(parents=True)
+    (v1 / "cpu.cfs_quota_us").write_text("100000\n")
+    (v1 / "cpu.cfs_period_us").write_text("100000\n")
+    assert usable_cores(str(tmp_path / "v1")) == 1
+    (v1 / "cpu.cfs_quota_us").write_text("-1\n")
+    assert usable_cores(str(tmp_path / "v1")) == many
+
+
 def test_strength_and_colour_per_call(tiny_model, frame):
     # the webcam's two lanes each pass the hotkeys' values instead of setting them on the shared Stylizer
     s = Stylizer(tiny_model, size=0, device="cpu")

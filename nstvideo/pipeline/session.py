@@ -7,6 +7,7 @@ import ctypes
 import functools
 import io
 import logging
+import os
 import re
 import sys
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 
 from nstvideo.errors import DeviceUnavailableError, MissingDependencyError, ModelError, UsageError
-from nstvideo.pipeline import log_once
+from nstvideo.pipeline import log_once, usable_cores
 
 log = logging.getLogger("nstvideo")
 
@@ -206,6 +207,8 @@ def create_session(path: str | Path, device: str = "auto", threads: int = 0):  #
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
+    if not threads and usable_cores() < (os.cpu_count() or 1):  # a container's quota or a taskset: not the host's
+        threads = usable_cores()
     if threads:
         options.intra_op_num_threads = threads
     wanted = {"cpu": (CPU,), "cuda": (CUDA,), "tensorrt": (TRT,)}.get(device, AUTO_ORDER)
