@@ -282,19 +282,17 @@ def file(
             "or stylise one frame with nstvideo keyframe",
         )
     from nstvideo.pipeline.engine import check_batch_size
-    from nstvideo.pipeline.media import FileSource, check_encode_options
+    from nstvideo.pipeline.media import FileSource, check_encode_options, check_times
     from nstvideo.pipeline.outputs import check_output
-    from nstvideo.pipeline.runner import check_times, refuse_still, stylize_file, stylize_videos, video_targets
+    from nstvideo.pipeline.runner import refuse_still, stylize_file, stylize_videos, video_targets
 
     options = dict(start=start, duration=duration, encoder=encoder, crf=crf, preset=preset, batch_size=batch_size)
     # Everything that can be refused is refused before a model is loaded: input, output, encoder options.
     check_times(start, duration)
     _check_skip_existing(overwrite, skip_existing)
     if inp.is_dir():  # a folder of clips into a folder, the model loaded once
-        check_encode_options(out / "x.mp4", encoder, crf, preset)
+        check_encode_options(out / "x.mp4", encoder, crf, preset)  # outputs are .mp4, .mkv or .mov: all take these
         targets = video_targets(inp, out, overwrite=overwrite, skip_existing=skip_existing)
-        for suffix in sorted({t.suffix.lower() for _, t in targets}):
-            check_encode_options(out / f"x{suffix}", encoder, crf, preset)
         check_batch_size(batch_size)
         if not targets:
             log.info("every video of %s is in %s already: nothing to do", inp, out)

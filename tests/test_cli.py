@@ -488,6 +488,7 @@ def test_file_on_a_folder_refuses_before_any_work(models_dir: Path, tmp_path: Pa
     assert_error(stylise(models_dir, "file", src, tmp_path / "o"), 2, "already holds")
     assert (tmp_path / "o" / "take.mp4").read_bytes() == b"earlier"
     assert_error(stylise(models_dir, "file", src, tmp_path / "p", "--crf", "60"), 2, "crf")
+    assert_error(stylise(models_dir, "file", src, tmp_path / "p", "--start", "-1"), 2, "start")  # not per video
     assert not (tmp_path / "p").exists()
 
 

@@ -176,22 +176,28 @@ def _clockwise_rotation(ccw_degrees: float) -> int:
     return int(round(-ccw_degrees / 90.0)) % 4 * 90
 
 
+def check_times(start: float, duration: float | None) -> None:
+    """--start and --duration: checked when a file is opened, and by a folder run before its first one (where a
+    misfit for one video skips it, these would skip them all)."""
+    if not math.isfinite(start):
+        raise UsageError(f"start {start} is not a finite number", "give --start in seconds, 0 or more")
+    if start < 0:
+        raise UsageError(f"start {start} is negative", "give --start in seconds, 0 or more")
+    if duration is not None and not math.isfinite(duration):
+        raise UsageError(f"duration {duration} is not a finite number", "give --duration in seconds")
+    if duration is not None and duration <= 0:
+        raise UsageError(f"duration {duration} is not positive", "give --duration in seconds, more than 0")
+
+
 class FileSource:
     """Decode a video file (or URL) to upright BGR frames."""
 
     def __init__(self, path: str | Path, start: float = 0.0, duration: float | None = None) -> None:
         self.path = path
         self.notes: list[str] = []  # what a user should know about how the input is read (the job logs them)
+        check_times(start, duration)
         self.start = float(start)
         self.duration = None if duration is None else float(duration)
-        if not math.isfinite(self.start):
-            raise UsageError(f"start {start} is not a finite number", "give --start in seconds, 0 or more")
-        if self.start < 0:
-            raise UsageError(f"start {start} is negative", "give --start in seconds, 0 or more")
-        if self.duration is not None and not math.isfinite(self.duration):
-            raise UsageError(f"duration {duration} is not a finite number", "give --duration in seconds")
-        if self.duration is not None and self.duration <= 0:
-            raise UsageError(f"duration {duration} is not positive", "give --duration in seconds, more than 0")
         if not _is_url(path):
             p = Path(path)
             if not p.exists():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
-import math
 import os
 import queue
 import signal
@@ -262,16 +261,6 @@ def as_processing_error(exc: BaseException) -> NstError:
     return ProcessingError(f"failed while working: {type(exc).__name__}: {exc}", "run again with --debug for details")
 
 
-def check_times(start: float, duration: float | None) -> None:
-    """--start and --duration, refused before a file is opened."""
-    from nstvideo.errors import UsageError
-
-    if not (math.isfinite(start) and start >= 0):
-        raise UsageError(f"--start must be 0 or more seconds, got {start}", "give seconds from the start, e.g. 12.5")
-    if duration is not None and not (math.isfinite(duration) and duration > 0):
-        raise UsageError(f"--duration must be positive, got {duration}", "give seconds, e.g. 5")
-
-
 def stylize_file(
     inp: str,
     out: str,
@@ -288,14 +277,14 @@ def stylize_file(
 ) -> int:
     """Stylise a video file into `out` (H.264, audio copied); returns the number of frames written.
 
-    Frames reach the stylizer in order, from one thread, so a smoothing Stylizer sees the clip as one sequence.
-    `stop`: a flag the caller's signal handlers set (a folder run's), instead of this call's own.
+    A smoothing Stylizer gets one lane: its frames come in order, from one thread, as one sequence; others may get
+    two (Stylizer.parallel_lanes), their results put back in order. `stop`: a flag the caller's signal handlers
+    set (a folder run's), instead of this call's own.
     """
     from nstvideo.pipeline.engine import check_batch_size
     from nstvideo.pipeline.media import FileSource, Frame, VideoFileSink
     from nstvideo.pipeline.outputs import check_output
 
-    check_times(start, duration)
     check_batch_size(batch_size)
     with FileSource(inp, start=start, duration=duration) as source:
         refuse_still(source, inp)
