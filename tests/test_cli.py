@@ -272,6 +272,10 @@ def test_image_directory_skips_what_it_cannot_read_and_says_so(models_dir: Path,
     error, hint = assert_error(r, 1, "1 of 3 images", "b.jpg")
     assert "other 2 were written" in hint
     assert sorted(p.name for p in dst.iterdir()) == ["a.jpg", "c.png"]
+    (src / "a.jpg").write_bytes(b"")
+    (src / "c.png").write_bytes(b"")
+    assert_error(stylise(models_dir, "image", src, tmp_path / "none"), 1, "3 of 3 images")
+    assert not (tmp_path / "none").exists()  # a folder made for nothing is removed
 
 
 def test_image_transparency_is_kept_where_the_output_can_hold_it(models_dir: Path, tmp_path: Path) -> None:

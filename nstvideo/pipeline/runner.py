@@ -379,14 +379,13 @@ def stylize_videos(
     if targets is None:
         targets = video_targets(inp, out, overwrite=overwrite, skip_existing=skip_existing)
     dst = Path(out)
-    created = make_folder(dst)
     failed: list[str] = []
     written = 0
 
     def done() -> str:
         return f"{written} of {plural(len(targets), 'video')} written to {dst}"
 
-    try:
+    with output_folder(dst):
         # one flag for the whole run: a signal between videos, or just after one is renamed into place, is kept
         # for the next check instead of being lost with a per-video handler
         with interruptible() as stop:
@@ -403,15 +402,10 @@ def stylize_videos(
                     _ends_the_run(exc, f.name, done())
                     failed.append(f"{f.name}: {exc.message}")
                     log.warning("warning: skipped %s: %s%s", f.name, exc.message, f" ({exc.hint})" if exc.hint else "")
-    except BaseException:
-        if created and not written:
-            with contextlib.suppress(OSError):
-                dst.rmdir()  # only if empty
-        raise
-    log.info("wrote %s to %s", plural(written, "video"), dst)
-    _end_folder_run(failed, len(targets), written, dst if created else None, "video",
-                    "the warnings above say why; check that the folder holds videos that play elsewhere, and the "
-                    "options (--start, --duration, --output-size) against them")  # fmt: skip
+        log.info("wrote %s to %s", plural(written, "video"), dst)
+        _end_folder_run(failed, len(targets), written, "video",
+                        "the warnings above say why; check that the folder holds videos that play elsewhere, and the "
+                        "options (--start, --duration, --output-size) against them")  # fmt: skip
     return written
 
 
@@ -426,26 +420,26 @@ def _ends_the_run(exc: NstError, name: str, done: str) -> None:
         raise ProcessingError(f"{name}: {exc.message}; {done}", exc.hint) from exc
 
 
-def make_folder(dst: Path) -> bool:
-    """Create a folder run's OUT if missing; whether it was created."""
-
-    if dst.is_dir():
-        return False
+@contextlib.contextmanager
+def output_folder(dst: Path) -> Iterator[None]:
+    """A folder run's OUT, created if missing; one it made and left empty (every input skipped, a stop before the
+    first was written) is removed at the end, however the run ended."""
+    created = not dst.is_dir()
+    if created:
+        try:
+            dst.mkdir()
+        except OSError as exc:
+            raise OutputError(f"cannot create output directory {dst}: {exc.strerror}", "choose another OUT") from exc
     try:
-        dst.mkdir()
-    except OSError as exc:
-        raise OutputError(f"cannot create output directory {dst}: {exc.strerror}", "choose another OUT") from exc
-    return True
+        yield
+    finally:
+        if created:
+            with contextlib.suppress(OSError):
+                dst.rmdir()  # only if empty
 
 
-def _end_folder_run(
-    failed: list[str], total: int, written: int, created: Path | None, noun: str, none_written: str
-) -> None:
-    """A folder run that skipped inputs ends with one error counting them (exit 1); a folder it made for nothing
-    is removed."""
-    if failed and not written and created is not None:
-        with contextlib.suppress(OSError):
-            created.rmdir()
+def _end_folder_run(failed: list[str], total: int, written: int, noun: str, none_written: str) -> None:
+    """A folder run that skipped inputs ends with one error counting them (exit 1)."""
     if failed:
         more = f", and {len(failed) - 1} more" if len(failed) > 1 else ""
         raise ProcessingError(
@@ -555,7 +549,6 @@ def stylize_images(
         write_styled(src, dst, stylizer(read_image(src) if photo is None else photo))
         log.info("wrote %s", dst)
         return 1
-    created = make_folder(dst)
     failed: list[str] = []
     written = 0
 
@@ -563,31 +556,27 @@ def stylize_images(
         return f"{written} of {plural(len(targets), 'image')} written to {dst}"
 
     progress = ProgressReporter(f"stylising {src.name}/", len(targets), unit="images")
-    with interruptible() as stop:
-        try:
-            for i, (f, t) in enumerate(targets, start=1):
-                if stop.event.is_set():
-                    raise Interrupted(stop.signum or signal.SIGINT, done())
-                try:
-                    _stylize_image(f, t, stylizer)
-                    written += 1
-                except InputError as exc:
-                    failed.append(exc.message)
-                    log.warning("warning: skipped %s", exc.message)
-                except (ProcessingError, OutputError) as exc:
-                    _ends_the_run(exc, f.name, done())
-                    raise
-                progress.update(i)
-        except BaseException:
-            if created and not written:
-                with contextlib.suppress(OSError):
-                    dst.rmdir()  # only if empty
-            raise
-        finally:
-            progress.close()
-    log.info("wrote %s to %s", plural(written, "image"), dst)
-    _end_folder_run(failed, len(targets), written, dst if created else None, "image",
-                    "check that the folder holds pictures (jpg, png, webp, bmp) that open elsewhere")  # fmt: skip
+    with output_folder(dst):
+        with interruptible() as stop:
+            try:
+                for i, (f, t) in enumerate(targets, start=1):
+                    if stop.event.is_set():
+                        raise Interrupted(stop.signum or signal.SIGINT, done())
+                    try:
+                        _stylize_image(f, t, stylizer)
+                        written += 1
+                    except InputError as exc:
+                        failed.append(exc.message)
+                        log.warning("warning: skipped %s", exc.message)
+                    except (ProcessingError, OutputError) as exc:
+                        _ends_the_run(exc, f.name, done())
+                        raise
+                    progress.update(i)
+            finally:
+                progress.close()
+        log.info("wrote %s to %s", plural(written, "image"), dst)
+        _end_folder_run(failed, len(targets), written, "image",
+                        "check that the folder holds pictures (jpg, png, webp, bmp) that open elsewhere")  # fmt: skip
     return written
 
 
