@@ -98,20 +98,18 @@ def test_usable_cores_follow_a_containers_cpu_quota(tmp_path):
     # `docker --cpus 2` on a many-core host: its threads beyond 2 would only fight over the same cores
     from nstvideo.pipeline import usable_cores
 
+    def cgroup(name: str, files: dict[str, str]) -> str:  # one folder a case: the answer is cached per path
+        for rel, text in files.items():
+            (tmp_path / name / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / name / rel).write_text(text + "\n")
+        return str(tmp_path / name)
+
     many = usable_cores(str(tmp_path / "none"))  # no cgroup files: the affinity alone
-    v2 = tmp_path / "v2"
-    v2.mkdir()
-    (v2 / "cpu.max").write_text("150000 100000\n")
-    assert usable_cores(str(v2)) == min(many, 2)  # 1.5 CPUs: 2 threads
-    (v2 / "cpu.max").write_text("max 100000\n")
-    assert usable_cores(str(v2)) == many
-    v1 = tmp_path / "v1" / "cpu"
-    v1.mkdir(parents=True)
-    (v1 / "cpu.cfs_quota_us").write_text("100000\n")
-    (v1 / "cpu.cfs_period_us").write_text("100000\n")
-    assert usable_cores(str(tmp_path / "v1")) == 1
-    (v1 / "cpu.cfs_quota_us").write_text("-1\n")
-    assert usable_cores(str(tmp_path / "v1")) == many
+    assert usable_cores(cgroup("v2", {"cpu.max": "150000 100000"})) == min(many, 2)  # 1.5 CPUs: 2 threads
+    assert usable_cores(cgroup("v2-free", {"cpu.max": "max 100000"})) == many
+    v1 = {"cpu/cpu.cfs_quota_us": "100000", "cpu/cpu.cfs_period_us": "100000"}
+    assert usable_cores(cgroup("v1", v1)) == 1
+    assert usable_cores(cgroup("v1-free", {**v1, "cpu/cpu.cfs_quota_us": "-1"})) == many
 
 
 def test_strength_and_colour_per_call(tiny_model, frame):

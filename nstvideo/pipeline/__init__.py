@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 
@@ -16,6 +17,7 @@ def log_once(line: str, level: int = logging.INFO) -> None:
         logging.getLogger("nstvideo").log(level, line)
 
 
+@functools.cache  # read once: every session and every clip of a folder run asks
 def usable_cores(cgroup: str = "/sys/fs/cgroup") -> int:
     """The CPUs this process may use — its affinity (taskset, a cpuset) and a container's CPU quota (`docker
     --cpus 2` on a 64-core host is 2) — not all the host's: threads beyond them only fight over the same cores."""

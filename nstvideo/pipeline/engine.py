@@ -186,9 +186,10 @@ class Stylizer:
         While it is 2, a lone frame runs on half the cores: for pipelines that keep two in flight."""
         cores = usable_cores()
         big = bool(width and height) and math.prod(scaled_size(width, height, self.size)) > 1920 * 1088
-        if self.session is None or big or self.provider != "cpu" or self.smoother.weight > 0 or self._threads:
+        one = self.session is None or self.provider != "cpu" or self.smoother.weight > 0 or self._threads
+        if one or big or cores < 2:
             self._in_lanes = False
-        elif cores >= 2:
+        else:
             with self._splitting:
                 if self._lanes is None:
                     lanes: queue.Queue = queue.Queue()

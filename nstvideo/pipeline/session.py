@@ -207,8 +207,8 @@ def create_session(path: str | Path, device: str = "auto", threads: int = 0):  #
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
-    if not threads and usable_cores() < (os.cpu_count() or 1):  # a container's quota or a taskset: not the host's
-        threads = usable_cores()
+    if not threads and (cores := usable_cores()) < (os.cpu_count() or 1):  # a container's quota, a taskset
+        threads = cores
     if threads:
         options.intra_op_num_threads = threads
     wanted = {"cpu": (CPU,), "cuda": (CUDA,), "tensorrt": (TRT,)}.get(device, AUTO_ORDER)
