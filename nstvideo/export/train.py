@@ -36,7 +36,7 @@ from nstvideo.export.losses import (
 from nstvideo.export.nets import ARCHS, build_net
 from nstvideo.export.vgg import load_vgg
 from nstvideo.pipeline.engine import MAX_SIDE, MIN_SIDE
-from nstvideo.pipeline.sources import IMAGE_SUFFIXES, read_painting, to_srgb
+from nstvideo.pipeline.sources import IMAGE_SUFFIXES, is_hidden, read_painting, to_srgb
 
 log = logging.getLogger("nstvideo.train")
 
@@ -188,8 +188,8 @@ def list_images(data: Path) -> list[Path]:
         Path(root) / f
         for root, _dirs, names in os.walk(data, followlinks=True)
         for f in names
-        if Path(f).suffix.lower() in IMAGE_SUFFIXES and not f.startswith(".") and (Path(root) / f).is_file()
-    )  # not dot files: macOS's `._NAME.jpg` companions on exFAT drives are no photos (sources.is_hidden)
+        if Path(f).suffix.lower() in IMAGE_SUFFIXES and not is_hidden(Path(f)) and (Path(root) / f).is_file()
+    )
     if len(files) < MIN_IMAGES:
         raise InputError(
             f"training data directory {data} has {len(files)} image{'' if len(files) == 1 else 's'}; at least "

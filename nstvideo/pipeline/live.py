@@ -421,12 +421,19 @@ class LiveInterrupted(Interrupted):
 DEFAULT_STYLE = "mosaic"
 
 
-def _default_on_cpu(first: Stylizer, models: Sequence[StyleModel]) -> int | None:
-    """No --style given and no GPU: the default's lite net, if installed, so a first try runs fluidly (the full net
-    gives a few fps on a CPU). Its index among `models`, or None."""
-    if first.provider != "cpu" or first.model.architecture.startswith("lite"):
+def _lite_twin(model: Any, provider: str) -> str | None:
+    """The name of a full-size net's lite twin when it runs on the CPU, where the full net gives a few fps on 2
+    cores (bench/RESULTS.md); None on a GPU or for a lite net."""
+    if provider != "cpu" or model.architecture.startswith("lite"):
         return None
-    lite = next((i for i, m in enumerate(models) if m.name == f"{first.model.name}-lite"), None)
+    return f"{model.name}-lite"
+
+
+def _default_on_cpu(first: Stylizer, models: Sequence[StyleModel]) -> int | None:
+    """No --style given and no GPU: the default's lite net, if installed, so a first try runs fluidly. Its index
+    among `models`, or None."""
+    twin = _lite_twin(first.model, first.provider)
+    lite = next((i for i, m in enumerate(models) if m.name == twin), None)
     if lite is not None:
         log.info("no --style given and no GPU: %s, %s's net built for CPUs (--style %s for the full one)",
                  models[lite].name, first.model.name, first.model.name)  # fmt: skip
@@ -434,10 +441,9 @@ def _default_on_cpu(first: Stylizer, models: Sequence[StyleModel]) -> int | None
 
 
 def _cpu_speed_hint(model: Any, provider: str, names: Sequence[str]) -> str:
-    """A full-size net on the CPU runs a camera at 5-8 fps on 2 cores (bench/RESULTS.md): say what is faster."""
-    if provider != "cpu" or model.architecture.startswith("lite"):
+    """A full-size net on the CPU runs a camera at 5-8 fps on 2 cores: say what is faster."""
+    if (lite := _lite_twin(model, provider)) is None:
         return ""
-    lite = f"{model.name}-lite"
     better = f"--style {lite} (built for CPUs, ~3x faster)" if lite in names else "a lite style or a smaller --size"
     return f"note: full-size nets are slow on a CPU (a few fps); for a fluid camera use {better}"
 
