@@ -52,6 +52,9 @@ Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existin
 SkipExisting = Annotated[
     bool, typer.Option("--skip-existing", help="Leave outputs already there (an interrupted folder run's) as they are.")
 ]
+Recursive = Annotated[
+    bool, typer.Option("--recursive", "-r", help="IN a folder: its subfolders too, kept as subfolders of OUT.")
+]
 StyleImage = Annotated[
     Path | None, typer.Option("--style-image", help="Any painting: Gatys optimisation, no trained model (slow).")
 ]
@@ -183,7 +186,9 @@ def styles(
 @app.command()
 def image(
     inp: Annotated[Path, typer.Argument(metavar="IN", help="Image (jpg/png/webp/bmp/tiff) or a directory of images.")],
-    out: Annotated[Path, typer.Argument(metavar="OUT", help="Output image, or directory when IN is one.")],
+    out_arg: Annotated[
+        str, typer.Argument(metavar="OUT", help="Output image, or a directory (IN's name is kept in it).")
+    ],
     style: Style = "mosaic",
     style_image: StyleImage = None,
     size: Size = None,
@@ -193,6 +198,7 @@ def image(
     device: Device = "auto",
     overwrite: Overwrite = False,
     skip_existing: SkipExisting = False,
+    recursive: Recursive = False,
     models_dir: ModelsDir = None,
     iterations: Iterations = 200,
     content_weight: ContentWeight = 1.0,
@@ -205,52 +211,56 @@ def image(
     vgg: Vgg = "imagenet",
 ) -> None:
     """Stylise an image, or every image in a directory (--style-image: any painting, via Gatys)."""
-    from nstvideo.pipeline.runner import image_targets, stylize_images
+    from nstvideo.pipeline.runner import image_targets, into_folder, output_folder, stylize_images
     from nstvideo.pipeline.sources import read_image
 
     photo = None if inp.is_dir() else read_image(inp)  # input errors first, before a model is loaded
     _check_skip_existing(overwrite, skip_existing)
-    if style_image is not None:
-        if skip_existing and out.is_file():
-            log.info("%s is there already: skipped (--skip-existing)", out)
-            return
-        if photo is None:
-            raise UsageError("--style-image takes one photo, not a directory", "train the style for many images")
-        if strength != 1.0 or output_size is not None:
-            raise UsageError(
-                "--strength and --output-size are for trained styles", "with --style-image, --size sets the size"
-            )
-        if size is None:
-            size = 512
-        elif size == 0:  # as for trained styles: the photo's own size
-            from nstvideo.pipeline.models import MAX_SIDE
-
-            size = min(photo.shape[:2])
-            if not 32 <= size <= MAX_SIDE:
+    out, new_folder = (Path(out_arg), False) if photo is None else into_folder(inp, out_arg, video=False)
+    with output_folder(out.parent) if new_folder else contextlib.nullcontext():
+        if style_image is not None:
+            if skip_existing and out.is_file():
+                log.info("%s is there already: skipped (--skip-existing)", out)
+                return
+            if photo is None:
+                raise UsageError("--style-image takes one photo, not a directory", "train the style for many images")
+            if strength != 1.0 or output_size is not None:
                 raise UsageError(
-                    f"--size 0 means the photo's own short side, {size} px; a keyframe is 32..{MAX_SIDE} px",
-                    f"give the size: --size {min(max(size, 32), MAX_SIDE)}",
+                    "--strength and --output-size are for trained styles", "with --style-image, --size sets the size"
                 )
-        _keyframe(inp, out, style_image, None, None, size, iterations, content_weight, style_weight,
-                  tv_weight, init, optimizer, preserve_color, style_scale, seed, device, vgg, overwrite)  # fmt: skip
-        return
-    # output errors too, before a model is loaded
-    targets = image_targets(inp, out, overwrite=overwrite, skip_existing=skip_existing, photo=photo)
-    if not targets:
-        log.info("%s: nothing to do (--skip-existing)", f"every image of {inp} is in {out} already" if inp.is_dir()
-                 else f"{out} is there already")  # fmt: skip
-        return
-    s = _stylizer(style, size, output_size, strength, preserve_color, device, models_dir)
-    if not inp.is_dir():
-        _last_output(out)
-    stylize_images(str(inp), str(out), s, overwrite=overwrite, photo=photo, targets=targets)
+            if size is None:
+                size = 512
+            elif size == 0:  # as for trained styles: the photo's own size
+                from nstvideo.pipeline.models import MAX_SIDE
+
+                size = min(photo.shape[:2])
+                if not 32 <= size <= MAX_SIDE:
+                    raise UsageError(
+                        f"--size 0 means the photo's own short side, {size} px; a keyframe is 32..{MAX_SIDE} px",
+                        f"give the size: --size {min(max(size, 32), MAX_SIDE)}",
+                    )
+            _keyframe(inp, out, style_image, None, None, size, iterations, content_weight, style_weight, tv_weight,
+                      init, optimizer, preserve_color, style_scale, seed, device, vgg, overwrite)  # fmt: skip
+            return
+        # output errors too, before a model is loaded
+        targets = image_targets(
+            inp, out, overwrite=overwrite, skip_existing=skip_existing, photo=photo, recursive=recursive
+        )
+        if not targets:
+            log.info("%s: nothing to do (--skip-existing)", f"every image of {inp} is in {out} already" if inp.is_dir()
+                     else f"{out} is there already")  # fmt: skip
+            return
+        s = _stylizer(style, size, output_size, strength, preserve_color, device, models_dir)
+        if not inp.is_dir():
+            _last_output(out)
+        stylize_images(str(inp), str(out), s, overwrite=overwrite, photo=photo, targets=targets)
 
 
 @app.command()
 def file(
     inp: Annotated[Path, typer.Argument(metavar="IN", help="Input video (any format FFmpeg reads), or a folder.")],
-    out: Annotated[
-        Path, typer.Argument(metavar="OUT", help="Output video (.mp4, .mkv, .mov); a folder when IN is one.")
+    out_arg: Annotated[
+        str, typer.Argument(metavar="OUT", help="Output video (.mp4, .mkv, .mov), or a folder (IN's name kept).")
     ],
     style: Style = "mosaic",
     size: Size = None,
@@ -268,12 +278,14 @@ def file(
     batch_size: Annotated[int, typer.Option("--batch-size", help="Frames per model call (GPU: 4-8).")] = 1,
     overwrite: Overwrite = False,
     skip_existing: SkipExisting = False,
+    recursive: Recursive = False,
     models_dir: ModelsDir = None,
 ) -> None:
     """Stylise a video file to H.264, keeping audio, subtitles and timing.
 
-    IN a folder: every video directly in it into folder OUT, under its own name (.mkv and .mov kept, others as
-    .mp4), the model loaded once; one that cannot be read is skipped with a warning (exit 1 at the end).
+    IN a folder: every video directly in it (-r: in its subfolders too) into folder OUT, under its own name (.mkv
+    and .mov kept, others as .mp4), the model loaded once; one that cannot be read is skipped with a warning (exit
+    1 at the end). One video and OUT a folder: the output goes in it under that name.
     """
     if style_image is not None:
         raise UsageError(
@@ -284,15 +296,23 @@ def file(
     from nstvideo.pipeline.engine import check_batch_size
     from nstvideo.pipeline.media import FileSource, check_encode_options, check_times
     from nstvideo.pipeline.outputs import check_output
-    from nstvideo.pipeline.runner import refuse_still, stylize_file, stylize_videos, video_targets
+    from nstvideo.pipeline.runner import (
+        into_folder,
+        output_folder,
+        refuse_still,
+        stylize_file,
+        stylize_videos,
+        video_targets,
+    )
 
     options = dict(start=start, duration=duration, encoder=encoder, crf=crf, preset=preset, batch_size=batch_size)
     # Everything that can be refused is refused before a model is loaded: input, output, encoder options.
     check_times(start, duration)
     _check_skip_existing(overwrite, skip_existing)
     if inp.is_dir():  # a folder of clips into a folder, the model loaded once
+        out = Path(out_arg)
         check_encode_options(out / "x.mp4", encoder, crf, preset)  # outputs are .mp4, .mkv or .mov: all take these
-        targets = video_targets(inp, out, overwrite=overwrite, skip_existing=skip_existing)
+        targets = video_targets(inp, out, overwrite=overwrite, skip_existing=skip_existing, recursive=recursive)
         check_batch_size(batch_size)
         if not targets:
             log.info("every video of %s is in %s already: nothing to do", inp, out)
@@ -302,14 +322,16 @@ def file(
         return
     with FileSource(inp, start=start, duration=duration) as source:
         refuse_still(source, inp)
+    out, new_folder = into_folder(inp, out_arg, video=True)
     if skip_existing and out.is_file():
         log.info("%s is there already: skipped (--skip-existing)", out)
         return
-    check_output(inp, out, overwrite)
+    check_output(inp, out, overwrite, parent_made=new_folder)
     check_encode_options(out, encoder, crf, preset)
     check_batch_size(batch_size)
     s = _stylizer(style, size, output_size, strength, preserve_color, device, models_dir, smooth)
-    stylize_file(str(inp), str(out), s, overwrite=overwrite, **options)
+    with output_folder(out.parent) if new_folder else contextlib.nullcontext():
+        stylize_file(str(inp), str(out), s, overwrite=overwrite, **options)
 
 
 def _check_skip_existing(overwrite: bool, skip_existing: bool) -> None:

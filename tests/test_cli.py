@@ -418,8 +418,10 @@ def test_an_interrupted_folder_run_is_finished_with_skip_existing(models_dir: Pa
     r = stylise(models_dir, "file", src, out, "--skip-existing")
     assert_ok(r)
     assert "nothing to do" in r.stderr
-    # one file into a folder's name is refused as it is without the option, not "skipped"
-    assert_error(stylise(models_dir, "file", src / "a.mp4", out, "--skip-existing"), 2, "is a directory")
+    # one file into the folder: its output there is the one skipped
+    r = stylise(models_dir, "file", src / "a.mp4", out, "--skip-existing")
+    assert_ok(r)
+    assert "a.mp4 is there already: skipped" in r.stderr and (out / "a.mp4").read_bytes() == before
 
 
 def test_a_signal_just_after_a_video_is_written_stops_the_folder_run(
@@ -474,6 +476,82 @@ def test_file_on_a_folder_stops_at_a_full_disk(tmp_path: Path, monkeypatch: pyte
     with pytest.raises(ProcessingError, match="cannot finish writing"):
         runner.stylize_videos(src, tmp_path / "out", None)
     assert tried == ["a.mp4", "b.mp4", "c.mp4"]
+
+
+def test_recursive_folder_runs_keep_the_subfolders(models_dir: Path, tmp_path: Path) -> None:
+    # a card or a project folder: clips in day folders. The tree comes out as it went in; a dot folder (macOS's
+    # .Trashes on a card) is passed over, and OUT inside IN is not read as input on the next run
+    src = tmp_path / "card"
+    for rel in ("day1/a.mp4", "day1/cam/b.mov", "day2/c.avi", ".Trashes/old.mp4"):
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        make_clip(src / rel, frames=3, codec="mpeg4" if rel.endswith(".avi") else "libx264")
+    out = src / "styled"
+    _, hint = assert_error(stylise(models_dir, "file", src, out), 2, "has no videos", "subfolders have 3")
+    assert "--recursive" in hint
+    assert_ok(stylise(models_dir, "file", src, out, "-r", "--preset", "ultrafast"))
+    made = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert made == ["day1/a.mp4", "day1/cam/b.mov", "day2/c.mp4"]
+    assert [video_packets(out / n)[0] for n in made] == [3, 3, 3]
+    (out / "day2" / "c.mp4").unlink()  # as after an interrupted run
+    r = stylise(models_dir, "file", src, out, "--recursive", "--skip-existing", "--preset", "ultrafast")
+    assert_ok(r)
+    assert "styled is the output folder: not read as input" in r.stderr and "video 1 of 1: day2/c.avi" in r.stderr
+    assert (out / "day2" / "c.mp4").is_file()
+    # a file where an output's subfolder goes: refused before any work, nothing written
+    shutil.rmtree(out)
+    (out / "day1").mkdir(parents=True)
+    (out / "day1" / "cam").write_text("a file, not a folder")
+    assert_error(stylise(models_dir, "file", src, out, "-r"), 2, "day1/cam", "is a file")
+    assert sorted(p.name for p in (out / "day1").iterdir()) == ["cam"]
+
+
+def test_recursive_image_run_and_what_it_leaves_when_nothing_is_written(models_dir: Path, tmp_path: Path) -> None:
+    src = tmp_path / "photos"
+    (src / "2024" / "june").mkdir(parents=True)
+    (src / "scans").mkdir()
+    write_image(src / "top.jpg", 40, 32)
+    write_image(src / "2024" / "june" / "a.png", 32, 40, seed=1)
+    (src / "scans" / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    (src / "2024" / "loop").symlink_to("..")  # a link back up: followed once, not for ever
+    out = tmp_path / "styled"
+    r = stylise(models_dir, "image", src, out, "-r")
+    assert_error(r, 1, "1 of 3 images", "broken.jpg")
+    assert "links to a folder read already" in r.stderr
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == [
+        "2024",
+        "2024/june",
+        "2024/june/a.png",
+        "top.jpg",
+    ]
+    assert cv2.imread(str(out / "2024" / "june" / "a.png")).shape == (40, 32, 3)
+    (src / "top.jpg").write_bytes(b"")
+    (src / "2024" / "june" / "a.png").write_bytes(b"")
+    assert_error(stylise(models_dir, "image", src, tmp_path / "none", "-r"), 1, "3 of 3 images")
+    assert not (tmp_path / "none").exists()  # the folders made for nothing are removed, subfolders too
+
+
+def test_one_input_into_a_folder_keeps_its_name(models_dir: Path, clips: Path, tmp_path: Path) -> None:
+    # as cp does: OUT a folder (or a name ending in /, made inside an existing folder) gets IN's name
+    make_clip(tmp_path / "take.avi", frames=3, codec="mpeg4")
+    write_image(tmp_path / "still.png", 40, 30)
+    there = tmp_path / "there"
+    there.mkdir()
+    assert_ok(stylise(models_dir, "file", tmp_path / "take.avi", there, "--preset", "ultrafast"))
+    assert_ok(stylise(models_dir, "image", tmp_path / "still.png", there))
+    assert sorted(p.name for p in there.iterdir()) == ["still.png", "take.mp4"]
+    assert video_packets(there / "take.mp4")[0] == 3
+    assert_error(stylise(models_dir, "image", tmp_path / "still.png", there), 2, "still.png already exists")
+    assert_ok(stylise(models_dir, "file", tmp_path / "take.avi", f"{tmp_path / 'new'}/", "--preset", "ultrafast"))
+    assert (tmp_path / "new" / "take.mp4").is_file()
+    assert_error(stylise(models_dir, "file", tmp_path / "take.avi", f"{tmp_path / 'no' / 'new'}/"), 2, "does not exist")
+    assert_error(stylise(models_dir, "image", tmp_path / "still.png", f"{tmp_path / 'still.png'}/"), 2, "is a file")
+    # a folder made for an output that then fails is removed
+    (tmp_path / "bad.mp4").write_bytes(b"\0" * 64)
+    assert_error(stylise(models_dir, "file", tmp_path / "bad.mp4", f"{tmp_path / 'gone'}/"), 2)
+    broken = tmp_path / "cut.mkv"
+    make_truncated(make_clip(tmp_path / "long.mkv", frames=48, pattern="noise"), broken)
+    assert_error(stylise(models_dir, "file", broken, f"{tmp_path / 'gone'}/", "--preset", "ultrafast"), 1)
+    assert not (tmp_path / "gone").exists()
 
 
 def test_file_on_a_folder_refuses_before_any_work(models_dir: Path, tmp_path: Path) -> None:

@@ -12,8 +12,9 @@ from pathlib import Path
 from nstvideo.errors import OutputError
 
 
-def check_output(inp: Path | None, out: Path, overwrite: bool) -> None:
-    """Refuse an output that equals the input, exists without --overwrite, or has no writable dir."""
+def check_output(inp: Path | None, out: Path, overwrite: bool, parent_made: bool = False) -> None:
+    """Refuse an output that equals the input, exists without --overwrite, or has no writable dir. `parent_made`:
+    `out`'s folder will be made, inside a folder that must exist and be writable."""
     out = Path(out)
     if len(os.fsencode(out.name)) > NAME_MAX:
         raise OutputError(
@@ -26,7 +27,7 @@ def check_output(inp: Path | None, out: Path, overwrite: bool) -> None:
         raise OutputError(f"output {out} is a directory", "give a file name for the output")
     if (out.exists() or out.is_symlink()) and not overwrite:  # a dangling link is something of the user's too
         raise OutputError(f"output {out} already exists", "pass --overwrite to replace it, or choose another name")
-    check_parent(out)
+    check_parent(out.parent if parent_made else out)
 
 
 def check_parent(out: Path) -> None:

@@ -336,31 +336,52 @@ def refuse_still(source: Any, inp: str | Path) -> None:
 
 
 def video_targets(
-    inp: str | Path, out: str | Path, *, overwrite: bool = False, skip_existing: bool = False
+    inp: str | Path, out: str | Path, *, overwrite: bool = False, skip_existing: bool = False, recursive: bool = False
 ) -> list[tuple[Path, Path]]:
     """The (input, output) pairs of `file` on a folder: each video under its own name, in .mp4 unless it is an
-    .mkv or .mov (whose container is kept), refused now, before a model loads, if any cannot be written."""
-    from nstvideo.pipeline.media import CONTAINER_FORMATS
+    .mkv or .mov (whose container is kept), refused now, before a model loads, if any cannot be written.
+    `recursive`: the subfolders' videos too, into the same subfolders of OUT."""
     from nstvideo.pipeline.sources import VIDEO_SUFFIXES, list_files
 
     src, dst = Path(inp), Path(out)
-    files = list_files(src, VIDEO_SUFFIXES, "video", "one file: nstvideo file IN OUT")
-    targets = [(f, dst / (f.name if f.suffix.lower() in CONTAINER_FORMATS else f"{f.stem}.mp4")) for f in files]
+    files = list_files(src, VIDEO_SUFFIXES, "video", "one file: nstvideo file IN OUT", recursive=recursive, exclude=dst)
+    targets = [(f, dst / video_output_name(f.relative_to(src))) for f in files]
     seen: dict[str, Path] = {}
     for f, t in targets:
-        if (twin := seen.setdefault(t.name.lower(), f)) is f:
+        if (twin := seen.setdefault(str(t.relative_to(dst)).lower(), f)) is f:
             continue
-        if twin.name.lower() == f.name.lower():
+        a, b = twin.relative_to(src), f.relative_to(src)
+        if str(a).lower() == str(b).lower():
             raise OutputError(
-                f"{twin.name} and {f.name} differ only in case: on macOS, Windows and exFAT disks their outputs "
-                "would be one file",
+                f"{a} and {b} differ only in case: on macOS, Windows and exFAT disks their outputs would be one file",
                 "rename one of them, or move it out",
             )
-        raise OutputError(
-            f"{twin.name} and {f.name} would both be written as {t.name}", "rename one of them, or move it out"
-        )
+        raise OutputError(f"{a} and {b} would both be written as {t.relative_to(dst)}", "rename one of them")
     named_as_file = dst.suffix.lower() in VIDEO_SUFFIXES
     return folder_targets(src, dst, targets, overwrite, skip_existing, named_as_file, "a video")
+
+
+def into_folder(inp: Path, out: str, video: bool) -> tuple[Path, bool]:
+    """One input and OUT an existing folder, or a name ending in a slash (a folder made for it, inside an existing
+    one): the output goes in it under the input's name, as a folder run names it. Returns the output's path and
+    whether its folder is to be made (`output_folder`)."""
+    folder = Path(out)
+    if not (out.endswith(("/", os.sep)) or folder.is_dir()):
+        return folder, False
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(
+            f"output {out} names a folder, but {folder} is a file",
+            f"name another folder, or drop the {out[-1]} to name a file",
+        )
+    name = video_output_name(Path(inp.name)) if video else Path(inp.name)
+    return folder / name, not folder.is_dir()
+
+
+def video_output_name(path: Path) -> Path:
+    """A video's output name: its own, in .mp4 unless it is an .mkv or .mov, whose container is kept."""
+    from nstvideo.pipeline.media import CONTAINER_FORMATS
+
+    return path if path.suffix.lower() in CONTAINER_FORMATS else path.with_suffix(".mp4")
 
 
 def stylize_videos(
@@ -378,30 +399,32 @@ def stylize_videos(
 
     if targets is None:
         targets = video_targets(inp, out, overwrite=overwrite, skip_existing=skip_existing)
-    dst = Path(out)
+    src, dst = Path(inp), Path(out)
     failed: list[str] = []
     written = 0
 
     def done() -> str:
         return f"{written} of {plural(len(targets), 'video')} written to {dst}"
 
-    with output_folder(dst):
+    with output_folder(dst) as make_folder:
         # one flag for the whole run: a signal between videos, or just after one is renamed into place, is kept
         # for the next check instead of being lost with a per-video handler
         with interruptible() as stop:
             for i, (f, t) in enumerate(targets, start=1):
                 if stop.event.is_set():
                     raise Interrupted(stop.signum or signal.SIGINT, done())
-                log.info("video %d of %d: %s", i, len(targets), f.name)
+                name = str(f.relative_to(src))
+                log.info("video %d of %d: %s", i, len(targets), name)
                 try:
+                    make_folder(t.parent)
                     stylize_file(str(f), str(t), stylizer, overwrite=overwrite, stop=stop, **options)
                     written += 1
                 except Interrupted as exc:
-                    raise Interrupted(exc.exit_code - 128, f"{done()}; {f.name}'s partial output removed") from exc
+                    raise Interrupted(exc.exit_code - 128, f"{done()}; {name}'s partial output removed") from exc
                 except (InputError, UsageError, ProcessingError, OutputError) as exc:
-                    _ends_the_run(exc, f.name, done())
-                    failed.append(f"{f.name}: {exc.message}")
-                    log.warning("warning: skipped %s: %s%s", f.name, exc.message, f" ({exc.hint})" if exc.hint else "")
+                    _ends_the_run(exc, name, done())
+                    failed.append(f"{name}: {exc.message}")
+                    log.warning("warning: skipped %s: %s%s", name, exc.message, f" ({exc.hint})" if exc.hint else "")
         log.info("wrote %s to %s", plural(written, "video"), dst)
         _end_folder_run(failed, len(targets), written, "video",
                         "the warnings above say why; check that the folder holds videos that play elsewhere, and the "
@@ -421,21 +444,29 @@ def _ends_the_run(exc: NstError, name: str, done: str) -> None:
 
 
 @contextlib.contextmanager
-def output_folder(dst: Path) -> Iterator[None]:
-    """A folder run's OUT, created if missing; one it made and left empty (every input skipped, a stop before the
-    first was written) is removed at the end, however the run ended."""
-    created = not dst.is_dir()
-    if created:
-        try:
-            dst.mkdir()
-        except OSError as exc:
-            raise OutputError(f"cannot create output directory {dst}: {exc.strerror}", "choose another OUT") from exc
+def output_folder(dst: Path) -> Iterator[Callable[[Path], None]]:
+    """A folder run's OUT, created if missing; yields what makes a subfolder of it (a recursive run's, as each
+    output needs it). Folders it made and left empty (every input skipped, a stop before the first was written)
+    are removed at the end, however the run ended."""
+    made: list[Path] = []
+
+    def make(folder: Path) -> None:
+        for d in [*reversed(folder.relative_to(dst).parents), folder.relative_to(dst)]:
+            if not (d := dst / d).is_dir():
+                try:
+                    d.mkdir()
+                except OSError as exc:
+                    why = f"cannot create output directory {d}: {exc.strerror}"
+                    raise OutputError(why, "choose another OUT") from exc
+                made.append(d)
+
+    make(dst)
     try:
-        yield
+        yield make
     finally:
-        if created:
+        for d in reversed(made):
             with contextlib.suppress(OSError):
-                dst.rmdir()  # only if empty
+                d.rmdir()  # only if empty
 
 
 def _end_folder_run(failed: list[str], total: int, written: int, noun: str, none_written: str) -> None:
@@ -452,10 +483,12 @@ def _end_folder_run(failed: list[str], total: int, written: int, noun: str, none
 
 
 def image_targets(
-    inp: str | Path, out: str | Path, *, overwrite: bool = False, skip_existing: bool = False, photo: Any = None
-) -> list[tuple[Path, Path]]:
+    inp: str | Path, out: str | Path, *, overwrite: bool = False, skip_existing: bool = False, photo: Any = None,
+    recursive: bool = False,
+) -> list[tuple[Path, Path]]:  # fmt: skip
     """The (input, output) pairs of an image job, refused now, before a model loads, if any cannot be written.
-    `photo`: the single input, already read (so checked): a big photo is decoded once."""
+    `photo`: the single input, already read (so checked): a big photo is decoded once. `recursive`: a folder's
+    subfolders too, into the same subfolders of OUT."""
     from nstvideo.pipeline.outputs import check_output
     from nstvideo.pipeline.sinks import check_image_suffix
     from nstvideo.pipeline.sources import IMAGE_SUFFIXES, is_image_path, list_files, read_image
@@ -469,8 +502,8 @@ def image_targets(
         check_output(src, dst, overwrite)
         check_image_suffix(dst)
         return [(src, dst)]
-    files = list_files(src, IMAGE_SUFFIXES, "image")
-    targets = [(f, dst / f.name) for f in files]
+    files = list_files(src, IMAGE_SUFFIXES, "image", recursive=recursive, exclude=dst)
+    targets = [(f, dst / f.relative_to(src)) for f in files]
     return folder_targets(src, dst, targets, overwrite, skip_existing, is_image_path(dst), "an image")
 
 
@@ -503,16 +536,20 @@ def folder_targets(
     else:
         check_parent(dst)
     for f, t in targets:
+        name = f.relative_to(src)
         if len(os.fsencode(t.name)) > NAME_MAX:
             raise OutputError(
-                f"the output of {f.name[:40]}… would be named {t.suffix} in {len(os.fsencode(t.name))} bytes; "
+                f"the output of {str(name)[:40]}… would be named {t.suffix} in {len(os.fsencode(t.name))} bytes; "
                 f"file names hold {NAME_MAX}",
                 "rename that input",
             )
         if t.is_dir():
-            raise OutputError(f"output {t} (of {f.name}) is a directory", "move it away, or choose another OUT")
+            raise OutputError(f"output {t} (of {name}) is a directory", "move it away, or choose another OUT")
         if t.exists() and os.path.samefile(f, t):  # a hard or symbolic link to the input
-            raise OutputError(f"output {t} is the input {f.name} (a link to it)", "choose another OUT")
+            raise OutputError(f"output {t} is the input {name} (a link to it)", "choose another OUT")
+        for d in t.relative_to(dst).parents:
+            if (d := dst / d).exists() and not d.is_dir():
+                raise OutputError(f"{d}, where {name}'s output goes, is a file", "move it away, or choose another OUT")
     existing = [(f, t) for f, t in targets if t.exists() or t.is_symlink()]
     if existing and skip_existing:
         log.info("%s of %d already written in %s: skipped (--skip-existing)", len(existing), len(targets), dst)
@@ -520,7 +557,8 @@ def folder_targets(
         return [(f, t) for f, t in targets if t not in there]
     if existing and not overwrite:
         raise OutputError(
-            f"{dst} already holds outputs of this run: {len(existing)} of {len(targets)} (e.g. {existing[0][1].name})",
+            f"{dst} already holds outputs of this run: {len(existing)} of {len(targets)} "
+            f"(e.g. {existing[0][1].relative_to(dst)})",
             "pass --skip-existing to do only the others (an interrupted run's), or --overwrite to replace them",
         )
     return targets
@@ -528,7 +566,7 @@ def folder_targets(
 
 def stylize_images(
     inp: str, out: str, stylizer: Any, *, overwrite: bool = False, skip_existing: bool = False, photo: Any = None,
-    targets: list[tuple[Path, Path]] | None = None,
+    targets: list[tuple[Path, Path]] | None = None, recursive: bool = False,
 ) -> int:  # fmt: skip
     """One image to one image, or a folder of images to a folder; returns the number written. `photo`: the single
     input, already read; `targets`: image_targets', when the caller has them.
@@ -540,7 +578,9 @@ def stylize_images(
     from nstvideo.pipeline.sources import read_image
 
     if targets is None:
-        targets = image_targets(inp, out, overwrite=overwrite, skip_existing=skip_existing, photo=photo)
+        targets = image_targets(
+            inp, out, overwrite=overwrite, skip_existing=skip_existing, photo=photo, recursive=recursive
+        )
     src, dst = Path(inp), Path(out)
     if not src.is_dir():
         if not targets:
@@ -556,20 +596,21 @@ def stylize_images(
         return f"{written} of {plural(len(targets), 'image')} written to {dst}"
 
     progress = ProgressReporter(f"stylising {src.name}/", len(targets), unit="images")
-    with output_folder(dst):
+    with output_folder(dst) as make_folder:
         with interruptible() as stop:
             try:
                 for i, (f, t) in enumerate(targets, start=1):
                     if stop.event.is_set():
                         raise Interrupted(stop.signum or signal.SIGINT, done())
                     try:
+                        make_folder(t.parent)
                         _stylize_image(f, t, stylizer)
                         written += 1
                     except InputError as exc:
                         failed.append(exc.message)
                         log.warning("warning: skipped %s", exc.message)
                     except (ProcessingError, OutputError) as exc:
-                        _ends_the_run(exc, f.name, done())
+                        _ends_the_run(exc, str(f.relative_to(src)), done())
                         raise
                     progress.update(i)
             finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Sequence
@@ -180,28 +181,69 @@ def is_hidden(path: Path) -> bool:
     return path.name.startswith(".")
 
 
-def list_files(folder: Path, suffixes: Sequence[str], noun: str, hint: str = "") -> list[Path]:
-    """The files of these suffixes directly inside `folder`, sorted by name, but dot files (`is_hidden`); a link
-    to a missing file is warned about (footage on an unplugged drive), not silently passed over."""
+def list_files(
+    folder: Path, suffixes: Sequence[str], noun: str, hint: str = "", *, recursive: bool = False,
+    exclude: Path | None = None,
+) -> list[Path]:  # fmt: skip
+    """The files of these suffixes inside `folder` (and, `recursive`, in its subfolders), sorted by name, but dot
+    files and dot folders (`is_hidden`: a card's `.Trashes`, `.Spotlight-V100`); a link to a missing file is warned
+    about (footage on an unplugged drive), not silently passed over. `exclude`: a folder not to go into (a folder
+    run's OUT inside its IN: its outputs are not inputs). Linked folders are followed, each real folder once."""
+    files = _find(folder, suffixes, recursive, exclude, quiet=False)
+    if not files:
+        deeper = 0
+        if not recursive:
+            with contextlib.suppress(InputError):
+                deeper = len(_find(folder, suffixes, True, exclude, quiet=True))
+        raise InputError(
+            f"directory {folder} has no {noun}s" + (f" (its subfolders have {deeper})" if deeper else ""),
+            "add --recursive (-r) to take those too, their subfolders kept in OUT" if deeper
+            else f"supported: {', '.join(suffixes)}" + (f"; {hint}" if hint else ""),
+        )  # fmt: skip
+    return files
+
+
+def _find(folder: Path, suffixes: Sequence[str], recursive: bool, exclude: Path | None, quiet: bool) -> list[Path]:
+    files: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+    skip = _identity(exclude) if exclude is not None and exclude.is_dir() else None
+    say = (lambda *_: None) if quiet else log.info
+
+    def walk(d: Path) -> None:
+        seen.add(_identity(d))
+        for p in _entries(d):
+            if is_hidden(p):
+                continue
+            try:
+                if recursive and p.is_dir():
+                    if (ident := _identity(p)) == skip:
+                        say("note: %s is the output folder: not read as input", p)
+                    elif ident in seen:
+                        say("note: %s links to a folder read already: passed over", p)
+                    else:
+                        walk(p)
+                elif p.suffix.lower() not in suffixes:
+                    continue
+                elif p.is_symlink() and not p.exists():
+                    if not quiet:
+                        log.warning("warning: %s links to %s, which is missing: passed over", p, os.readlink(p))
+                elif p.is_file():
+                    files.append(p)
+            except OSError as exc:  # a folder readable but not searchable (no x bit): its names, not its files
+                why = f"cannot read the files of {d}: {exc.strerror or exc}"
+                raise InputError(why, "check its permissions (a folder needs x too)") from exc
+
+    walk(folder)
+    return files
+
+
+def _entries(folder: Path) -> list[Path]:
     try:
-        entries = sorted(folder.iterdir())
+        return sorted(folder.iterdir())
     except OSError as exc:
         raise InputError(f"cannot list directory {folder}: {exc.strerror or exc}", "check its permissions") from exc
-    files = []
-    for p in entries:
-        if is_hidden(p) or p.suffix.lower() not in suffixes:
-            continue
-        try:
-            if p.is_symlink() and not p.exists():
-                log.warning("warning: %s links to %s, which is missing: passed over", p.name, os.readlink(p))
-            elif p.is_file():
-                files.append(p)
-        except OSError as exc:  # a folder readable but not searchable (no x bit): its names, not its files
-            raise InputError(
-                f"cannot read the files of {folder}: {exc.strerror or exc}",
-                "check its permissions (a folder needs x too)",
-            ) from exc
-    if not files:
-        raise InputError(f"directory {folder} has no {noun}s", f"supported: {', '.join(suffixes)}" + (
-            f"; {hint}" if hint else ""))  # fmt: skip
-    return files
+
+
+def _identity(folder: Path) -> tuple[int, int]:
+    st = folder.stat()
+    return st.st_dev, st.st_ino
