@@ -2,6 +2,7 @@
 clip playing the camera at 30 fps (so no webcam is needed and runs are repeatable).
 
 Usage: python bench/bench_live.py [--style NAME] [--models-dir DIR] [--seconds 10] [--device auto] [--size N]
+                                  [--low-latency]
 Default style: the fastest installed one (timed on a 640x360 frame). Prints markdown rows for bench/RESULTS.md.
 A camera at 30 fps caps the sustained rate at 30; latency is from the frame's arrival to its hand-off for display.
 """
@@ -69,10 +70,12 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--size", type=int, default=None, help="processing short side (default: the style's)")
     ap.add_argument("--seconds", type=float, default=10.0, help="per camera size")
+    ap.add_argument("--low-latency", action="store_true", help="one frame at a time (webcam --low-latency)")
     args = ap.parse_args()
     logging.getLogger("nstvideo").setLevel(logging.WARNING)
     style = args.style or fastest_style(args.models_dir, args.device)
-    print(f"style {style}, device {args.device}, --size {args.size or 'style default'}; "
+    print(f"style {style}, device {args.device}, --size {args.size or 'style default'}"
+          f"{', --low-latency' if args.low_latency else ''}; "
           f"{platform.processor() or platform.machine()}, Python {platform.python_version()}")  # fmt: skip
     rows = []
     with tempfile.TemporaryDirectory() as d:
@@ -88,7 +91,7 @@ def main() -> None:
             frames = max(10, min(int(args.seconds / per_frame), int(args.seconds * FPS)))
             opts = LiveOptions(
                 camera=str(clip), style=style, size=args.size, device=args.device, models_dirs=args.models_dir,
-                window=False, loop=True, max_frames=frames, preload=False,
+                window=False, loop=True, max_frames=frames, preload=False, low_latency=args.low_latency,
             )  # fmt: skip
             stats = run_live(opts)
             skip = min(len(stats.latencies_ms) // 10, FPS)  # leave out the warm-up frames

@@ -518,6 +518,9 @@ def webcam(
     models_dir: ModelsDir = None,
     max_frames: Annotated[int | None, typer.Option("--max-frames", help="Stop after N shown/sent frames.")] = None,
     max_fps: Annotated[float | None, typer.Option("--max-fps", help="Cap on stylised frames per second.")] = None,
+    low_latency: Annotated[
+        bool, typer.Option("--low-latency", help="One frame at a time: less latency, fewer fps (on a CPU).")
+    ] = False,
     no_window: Annotated[bool, typer.Option("--no-window", help="Headless: no preview window.")] = False,
     mirror: Annotated[bool, typer.Option("--mirror", help="Mirror the preview (hotkey m).")] = False,
     mirror_output: Annotated[
@@ -547,9 +550,9 @@ def webcam(
     run_live(LiveOptions(
         camera=camera, style=style, width=width, height=height, fps=fps, size=size, strength=strength,
         preserve_color=preserve_color, smooth=smooth, device=device, models_dirs=models_dir or (),
-        max_frames=max_frames, max_fps=max_fps, window=not no_window, mirror=mirror, mirror_output=mirror_output,
-        virtual_cam=virtual_cam, virtual_cam_device=virtual_cam_device, stream=stream, record=record,
-        output_dir=output_dir, overwrite=overwrite, loop=loop,
+        max_frames=max_frames, max_fps=max_fps, low_latency=low_latency, window=not no_window, mirror=mirror,
+        mirror_output=mirror_output, virtual_cam=virtual_cam, virtual_cam_device=virtual_cam_device, stream=stream,
+        record=record, output_dir=output_dir, overwrite=overwrite, loop=loop,
     ))  # fmt: skip
 
 

@@ -137,6 +137,17 @@ def test_stale_frames_are_dropped_when_inference_is_slower(models_dir: Path, cli
     assert s["shown"] <= s["processed"]
 
 
+def test_low_latency_keeps_one_frame_in_flight(models_dir: Path, clip: Path) -> None:
+    from nstvideo.pipeline import usable_cores
+
+    r = webcam(models_dir, "--camera", clip, "--no-window", "--max-frames", "6")
+    assert_ok(r)
+    assert ("two frames at once" in r.stderr) == (usable_cores() >= 2)
+    r = webcam(models_dir, "--camera", clip, "--no-window", "--max-frames", "6", "--low-latency")
+    assert_ok(r)
+    assert "two frames at once" not in r.stderr and summary(r)["shown"] == 6
+
+
 @contextlib.contextmanager
 def udp_receiver() -> Iterator[tuple[int, list[bytes]]]:
     """A UDP socket on loopback, bound before any sender starts (so nothing is lost), collecting datagrams."""

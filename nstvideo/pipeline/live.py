@@ -398,6 +398,7 @@ class LiveOptions:
     models_dirs: Sequence[str | Path] = ()
     max_frames: int | None = None
     max_fps: float | None = None
+    low_latency: bool = False  # one inference lane: the least latency, fewer frames a second on a CPU
     window: bool = True
     mirror: bool = False
     mirror_output: bool = False
@@ -409,6 +410,11 @@ class LiveOptions:
     overwrite: bool = False
     loop: bool = False
     preload: bool = True
+
+
+def _one_lane(opts: LiveOptions) -> bool:
+    """--max-fps paces one lane; --low-latency asks for one (a frame waits for no other)."""
+    return bool(opts.max_fps) or opts.low_latency
 
 
 class LiveInterrupted(Interrupted):
@@ -537,7 +543,7 @@ def _setup_and_run(opts: LiveOptions, stop: StopFlag, stack: contextlib.ExitStac
             stylizer = Stylizer(model, device=opts.device, size=opts.size, strength=opts.strength,
                                 preserve_color=opts.preserve_color, smooth=opts.smooth,
                                 models_dirs=opts.models_dirs)  # fmt: skip
-            if not opts.max_fps:  # every style alike, for this camera's frames: _run runs that many lanes
+            if not _one_lane(opts):  # every style alike, for this camera's frames: _run runs that many lanes
                 stylizer.parallel_lanes(w, h)
             return stylizer
 
@@ -594,7 +600,9 @@ def _run(opts: LiveOptions, source: CameraSource, bank: StyleBank, state: LiveSt
 
     # On a CPU two lanes stylise two camera frames at once, each on half the cores (26 % more frames a second;
     # Stylizer.parallel_lanes); a result older than one already shown is dropped. --max-fps paces one lane.
-    lanes = 1 if opts.max_fps else bank.get(state.style_index).parallel_lanes(source.width, source.height)
+    lanes = 1 if _one_lane(opts) else bank.get(state.style_index).parallel_lanes(source.width, source.height)
+    if lanes > 1:
+        log.info("two frames at once, each on half the cores (more fps; --low-latency: one, for less latency)")
     hand_on = InOrder(stylised, stats, lanes)
 
     def infer() -> None:
