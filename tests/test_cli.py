@@ -545,6 +545,7 @@ def test_one_input_into_a_folder_keeps_its_name(models_dir: Path, clips: Path, t
     assert (tmp_path / "new" / "take.mp4").is_file()
     assert_error(stylise(models_dir, "file", tmp_path / "take.avi", f"{tmp_path / 'no' / 'new'}/"), 2, "does not exist")
     assert_error(stylise(models_dir, "image", tmp_path / "still.png", f"{tmp_path / 'still.png'}/"), 2, "is a file")
+    assert_error(stylise(models_dir, "image", tmp_path / "still.png", f"{tmp_path / ('L' * 300)}/"), 2, "too long")
     # a folder made for an output that then fails is removed
     (tmp_path / "bad.mp4").write_bytes(b"\0" * 64)
     assert_error(stylise(models_dir, "file", tmp_path / "bad.mp4", f"{tmp_path / 'gone'}/"), 2)

@@ -366,15 +366,22 @@ def into_folder(inp: Path, out: str, video: bool) -> tuple[Path, bool]:
     one): the output goes in it under the input's name, as a folder run names it. Returns the output's path and
     whether its folder is to be made (`output_folder`)."""
     folder = Path(out)
-    if not (out.endswith(("/", os.sep)) or folder.is_dir()):
+    is_dir = os.path.isdir(folder)  # False for a name too long to be anything (check_output says so), not raised
+    if not (out.endswith(("/", os.sep)) or is_dir):
         return folder, False
-    if folder.exists() and not folder.is_dir():
+    if not is_dir and os.path.exists(folder):
         raise OutputError(
             f"output {out} names a folder, but {folder} is a file",
             f"name another folder, or drop the {out[-1]} to name a file",
         )
+    from nstvideo.pipeline.outputs import NAME_MAX
+
+    if not is_dir and len(os.fsencode(folder.name)) > NAME_MAX:
+        raise OutputError(
+            f"folder name {folder.name[:40]}… is too long: names hold {NAME_MAX} bytes", "choose a shorter one"
+        )
     name = video_output_name(Path(inp.name)) if video else Path(inp.name)
-    return folder / name, not folder.is_dir()
+    return folder / name, not is_dir
 
 
 def video_output_name(path: Path) -> Path:
