@@ -185,7 +185,9 @@ def styles(
 
 @app.command()
 def image(
-    inp: Annotated[Path, typer.Argument(metavar="IN", help="Image (jpg/png/webp/bmp/tiff) or a directory of images.")],
+    inp_arg: Annotated[
+        str, typer.Argument(metavar="IN", help="Image (jpg/png/webp/bmp/tiff) or a directory of images.")
+    ],
     out_arg: Annotated[
         str, typer.Argument(metavar="OUT", help="Output image, or a directory (IN's name is kept in it).")
     ],
@@ -214,6 +216,7 @@ def image(
     from nstvideo.pipeline.runner import image_targets, into_folder, output_folder, stylize_images
     from nstvideo.pipeline.sources import read_image
 
+    inp, out_arg = Path(_given(inp_arg, "IN")), _given(out_arg, "OUT")
     photo = None if inp.is_dir() else read_image(inp)  # input errors first, before a model is loaded
     _check_skip_existing(overwrite, skip_existing)
     out, new_folder = (Path(out_arg), False) if photo is None else into_folder(inp, out_arg, video=False)
@@ -243,8 +246,13 @@ def image(
                       init, optimizer, preserve_color, style_scale, seed, device, vgg, overwrite)  # fmt: skip
             return
         # output errors too, before a model is loaded
-        targets = image_targets(
-            inp, out, overwrite=overwrite, skip_existing=skip_existing, photo=photo, recursive=recursive
+        targets = image_targets(  # OUT as given: `NAME.jpg/` is a folder
+            inp,
+            out_arg if photo is None else out,
+            overwrite=overwrite,
+            skip_existing=skip_existing,
+            photo=photo,
+            recursive=recursive,
         )
         if not targets:
             log.info("%s: nothing to do (--skip-existing)", f"every image of {inp} is in {out} already" if inp.is_dir()
@@ -258,7 +266,7 @@ def image(
 
 @app.command()
 def file(
-    inp: Annotated[Path, typer.Argument(metavar="IN", help="Input video (any format FFmpeg reads), or a folder.")],
+    inp_arg: Annotated[str, typer.Argument(metavar="IN", help="Input video (any format FFmpeg reads), or a folder.")],
     out_arg: Annotated[
         str, typer.Argument(metavar="OUT", help="Output video (.mp4, .mkv, .mov), or a folder (IN's name kept).")
     ],
@@ -305,6 +313,7 @@ def file(
         video_targets,
     )
 
+    inp, out_arg = Path(_given(inp_arg, "IN")), _given(out_arg, "OUT")
     options = dict(start=start, duration=duration, encoder=encoder, crf=crf, preset=preset, batch_size=batch_size)
     # Everything that can be refused is refused before a model is loaded: input, output, encoder options.
     check_times(start, duration)
@@ -312,7 +321,7 @@ def file(
     if inp.is_dir():  # a folder of clips into a folder, the model loaded once
         out = Path(out_arg)
         check_encode_options(out / "x.mp4", encoder, crf, preset)  # outputs are .mp4, .mkv or .mov: all take these
-        targets = video_targets(inp, out, overwrite=overwrite, skip_existing=skip_existing, recursive=recursive)
+        targets = video_targets(inp, out_arg, overwrite=overwrite, skip_existing=skip_existing, recursive=recursive)
         check_batch_size(batch_size)
         if not targets:
             log.info("every video of %s is in %s already: nothing to do", inp, out)
@@ -332,6 +341,13 @@ def file(
     s = _stylizer(style, size, output_size, strength, preserve_color, device, models_dir, smooth)
     with output_folder(out.parent) if new_folder else contextlib.nullcontext():
         stylize_file(str(inp), str(out), s, overwrite=overwrite, **options)
+
+
+def _given(arg: str, what: str) -> str:
+    """An empty IN or OUT (an unset variable in a script) is refused, not read as the current folder."""
+    if not arg.strip():
+        raise UsageError(f"{what} is empty", f"give a file or folder as {what} (is a variable in the command unset?)")
+    return arg
 
 
 def _check_skip_existing(overwrite: bool, skip_existing: bool) -> None:

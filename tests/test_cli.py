@@ -505,6 +505,45 @@ def test_recursive_folder_runs_keep_the_subfolders(models_dir: Path, tmp_path: P
     assert sorted(p.name for p in (out / "day1").iterdir()) == ["cam"]
 
 
+def test_a_recursive_run_never_writes_over_an_input(models_dir: Path, tmp_path: Path) -> None:
+    top = tmp_path / "top"
+    (top / "in" / "in").mkdir(parents=True)
+    make_clip(top / "in" / "a.mp4", frames=2)
+    make_clip(top / "in" / "in" / "a.avi", frames=2, codec="mpeg4")  # its output would be top/in/a.mp4, an input
+    before = (top / "in" / "a.mp4").read_bytes()
+    for flag in ("--overwrite", "--skip-existing"):
+        assert_error(stylise(models_dir, "file", top / "in", top, "-r", flag), 2, "would be the input")
+    assert (top / "in" / "a.mp4").read_bytes() == before
+    src, out = tmp_path / "src", tmp_path / "out"
+    for i, sub in enumerate(("s", "t")):
+        (src / sub).mkdir(parents=True)
+        write_image(src / sub / "x.png", 32, 24, seed=i)
+    out.mkdir()
+    (out / "s").symlink_to(src / "t")  # OUT's s/ is IN's t/: s/x.png's output would be the input t/x.png
+    assert_error(stylise(models_dir, "image", src, out, "-r", "--overwrite"), 2, "would be the input")
+    assert cv2.imread(str(src / "t" / "x.png")).shape == (24, 32, 3)
+
+
+def test_a_recursive_run_refuses_up_front_what_would_stop_it(models_dir: Path, tmp_path: Path) -> None:
+    src, out = tmp_path / "src", tmp_path / "out"
+    (src / "s").mkdir(parents=True)
+    write_image(src / "s" / "x.png", 32, 24)
+    out.mkdir()
+    (out / "s").symlink_to(tmp_path / "nowhere")  # where s/'s outputs go
+    assert_error(
+        stylise(models_dir, "image", src, out, "-r"), 2, "s, where s/x.png's output goes, is a link to nothing"
+    )
+    (out / "s").unlink()
+    write_image(src / "s" / "X.PNG", 32, 24)  # one output name on macOS, Windows and exFAT disks
+    assert_error(stylise(models_dir, "image", src, out, "-r"), 2, "differ only in case")
+    clips = tmp_path / "clips"
+    (clips / "a.mp4").mkdir(parents=True)  # a folder named like a video: a.avi's output would be its name
+    make_clip(clips / "a.mp4" / "x.mp4", frames=2)
+    make_clip(clips / "a.avi", frames=2, codec="mpeg4")
+    assert_error(stylise(models_dir, "file", clips, tmp_path / "o", "-r"), 2, "as a folder of outputs")
+    assert sorted(p.name for p in out.iterdir()) == [] and not (tmp_path / "o").exists()
+
+
 def test_recursive_image_run_and_what_it_leaves_when_nothing_is_written(models_dir: Path, tmp_path: Path) -> None:
     src = tmp_path / "photos"
     (src / "2024" / "june").mkdir(parents=True)
@@ -513,10 +552,11 @@ def test_recursive_image_run_and_what_it_leaves_when_nothing_is_written(models_d
     write_image(src / "2024" / "june" / "a.png", 32, 40, seed=1)
     (src / "scans" / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
     (src / "2024" / "loop").symlink_to("..")  # a link back up: followed once, not for ever
+    (src / "0-link").symlink_to("2024")  # first by name, but 2024 is the real folder: its name is kept
     out = tmp_path / "styled"
     r = stylise(models_dir, "image", src, out, "-r")
     assert_error(r, 1, "1 of 3 images", "broken.jpg")
-    assert "links to a folder read already" in r.stderr
+    assert r.stderr.count(", read already: passed over") == 2 and f"0-link is {src / '2024'}," in r.stderr
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == [
         "2024",
         "2024/june",
@@ -546,6 +586,17 @@ def test_one_input_into_a_folder_keeps_its_name(models_dir: Path, clips: Path, t
     assert_error(stylise(models_dir, "file", tmp_path / "take.avi", f"{tmp_path / 'no' / 'new'}/"), 2, "does not exist")
     assert_error(stylise(models_dir, "image", tmp_path / "still.png", f"{tmp_path / 'still.png'}/"), 2, "is a file")
     assert_error(stylise(models_dir, "image", tmp_path / "still.png", f"{tmp_path / ('L' * 300)}/"), 2, "too long")
+    assert_error(stylise(models_dir, "image", tmp_path / "still.png", f"{tmp_path / 'no' / 'new'}/"), 2, "not exist")
+    for empty in (("", there), (tmp_path / "still.png", "")):  # an unset variable: not "the current folder"
+        assert_error(stylise(models_dir, "image", *empty), 2, "is empty")
+    shutil.copy(tmp_path / "take.avi", tmp_path / "take.2024.06.01")  # a suffix that is no video's
+    assert_ok(stylise(models_dir, "file", tmp_path / "take.2024.06.01", there, "--preset", "ultrafast"))
+    assert (there / "take.2024.06.01.mp4").is_file()
+    # IN a folder: OUT/ is a folder whatever its name
+    (tmp_path / "clips").mkdir()
+    shutil.copy(tmp_path / "take.avi", tmp_path / "clips")
+    assert_ok(stylise(models_dir, "file", tmp_path / "clips", f"{tmp_path / 'styled.mp4'}/", "--preset", "ultrafast"))
+    assert (tmp_path / "styled.mp4" / "take.mp4").is_file()
     # a folder made for an output that then fails is removed
     (tmp_path / "bad.mp4").write_bytes(b"\0" * 64)
     assert_error(stylise(models_dir, "file", tmp_path / "bad.mp4", f"{tmp_path / 'gone'}/"), 2)
@@ -553,6 +604,22 @@ def test_one_input_into_a_folder_keeps_its_name(models_dir: Path, clips: Path, t
     make_truncated(make_clip(tmp_path / "long.mkv", frames=48, pattern="noise"), broken)
     assert_error(stylise(models_dir, "file", broken, f"{tmp_path / 'gone'}/", "--preset", "ultrafast"), 1)
     assert not (tmp_path / "gone").exists()
+
+
+def test_a_hard_stop_removes_the_folders_made_for_nothing(tmp_path: Path) -> None:
+    # the third Ctrl-C ends at once (os._exit): the temp files go, and the folders made for them with them
+    from nstvideo.pipeline import outputs
+    from nstvideo.pipeline.runner import output_folder
+
+    with output_folder(tmp_path / "out") as make:
+        make(tmp_path / "out" / "day1" / "cam")
+        make(tmp_path / "out" / "day2")
+        (tmp_path / "out" / "day2" / "done.mp4").write_bytes(b"finished")
+        tmp = outputs.temp_path_for(tmp_path / "out" / "day1" / "cam" / "a.mp4")
+        outputs.remove_unfinished()
+        assert not tmp.exists() and not (tmp_path / "out" / "day1").exists()
+        assert (tmp_path / "out" / "day2" / "done.mp4").is_file()
+    assert outputs.made_folders == []
 
 
 def test_file_on_a_folder_refuses_before_any_work(models_dir: Path, tmp_path: Path) -> None:

@@ -612,7 +612,8 @@ def check_encode_options(path: str | Path, encoder: str, crf: int, preset: str) 
     suffix = Path(path).suffix.lower()
     if suffix not in CONTAINER_FORMATS:
         raise UsageError(
-            f"unsupported output container {suffix or '(no suffix)'} for {path}", "name the output .mp4, .mkv or .mov"
+            f"unsupported output container {suffix or '(no suffix)'} for {path}",
+            "name the output .mp4, .mkv or .mov" + ("" if suffix else f", or write {path}/ for a folder"),
         )
     if not 0 <= int(crf) <= 51:
         raise UsageError(f"crf {crf} is out of range", "give --crf between 0 (lossless) and 51 (worst)")

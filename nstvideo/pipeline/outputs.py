@@ -60,12 +60,20 @@ def forget_temp(tmp: Path) -> None:
     _unfinished.discard(Path(tmp))
 
 
+#: Folders made for outputs during a run, in the order made: what a hard stop removes when they are left empty.
+made_folders: list[Path] = []
+
+
 def remove_unfinished() -> None:
-    """Delete every temp file still being written (the process is about to end without finishing them)."""
+    """Delete every temp file still being written (the process is about to end without finishing them), and the
+    folders made for outputs that are left empty."""
     for tmp in list(_unfinished):
         with contextlib.suppress(OSError):
             tmp.unlink()
         _unfinished.discard(tmp)
+    for folder in reversed(made_folders):
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only if empty
 
 
 def temp_path_for(out: Path) -> Path:

@@ -17,6 +17,8 @@ from typing import Any
 
 from nstvideo.entry import STOP_SIGNALS
 from nstvideo.errors import Interrupted, NstError, OutputError, ProcessingError
+from nstvideo.pipeline import outputs
+from nstvideo.pipeline.outputs import NAME_MAX, check_output, check_parent, remove_unfinished
 
 log = logging.getLogger("nstvideo")
 
@@ -43,8 +45,6 @@ class StopFlag:
             print(f"stopping: finishing the outputs (press Ctrl-C {self.HARD_STOP - 2} more to give them up)",
                   file=sys.stderr, flush=True)  # fmt: skip
         elif self.count >= self.HARD_STOP:
-            from nstvideo.pipeline.outputs import remove_unfinished
-
             remove_unfinished()
             print(f"error: interrupted by {signal.Signals(signum).name} {self.count} times; gave up the outputs not "
                   "yet finished", file=sys.stderr, flush=True)  # fmt: skip
@@ -283,7 +283,6 @@ def stylize_file(
     """
     from nstvideo.pipeline.engine import check_batch_size
     from nstvideo.pipeline.media import FileSource, Frame, VideoFileSink
-    from nstvideo.pipeline.outputs import check_output
 
     check_batch_size(batch_size)
     with FileSource(inp, start=start, duration=duration) as source:
@@ -340,25 +339,19 @@ def video_targets(
 ) -> list[tuple[Path, Path]]:
     """The (input, output) pairs of `file` on a folder: each video under its own name, in .mp4 unless it is an
     .mkv or .mov (whose container is kept), refused now, before a model loads, if any cannot be written.
-    `recursive`: the subfolders' videos too, into the same subfolders of OUT."""
+    `recursive`: the subfolders' videos too, into the same subfolders of OUT. `out` ending in a slash is a folder
+    whatever its name."""
     from nstvideo.pipeline.sources import VIDEO_SUFFIXES, list_files
 
     src, dst = Path(inp), Path(out)
     files = list_files(src, VIDEO_SUFFIXES, "video", "one file: nstvideo file IN OUT", recursive=recursive, exclude=dst)
     targets = [(f, dst / video_output_name(f.relative_to(src))) for f in files]
-    seen: dict[str, Path] = {}
-    for f, t in targets:
-        if (twin := seen.setdefault(str(t.relative_to(dst)).lower(), f)) is f:
-            continue
-        a, b = twin.relative_to(src), f.relative_to(src)
-        if str(a).lower() == str(b).lower():
-            raise OutputError(
-                f"{a} and {b} differ only in case: on macOS, Windows and exFAT disks their outputs would be one file",
-                "rename one of them, or move it out",
-            )
-        raise OutputError(f"{a} and {b} would both be written as {t.relative_to(dst)}", "rename one of them")
-    named_as_file = dst.suffix.lower() in VIDEO_SUFFIXES
+    named_as_file = dst.suffix.lower() in VIDEO_SUFFIXES and not _ends_in_slash(out)
     return folder_targets(src, dst, targets, overwrite, skip_existing, named_as_file, "a video")
+
+
+def _ends_in_slash(out: str | Path) -> bool:
+    return isinstance(out, str) and out.endswith(("/", os.sep))
 
 
 def into_folder(inp: Path, out: str, video: bool) -> tuple[Path, bool]:
@@ -367,28 +360,33 @@ def into_folder(inp: Path, out: str, video: bool) -> tuple[Path, bool]:
     whether its folder is to be made (`output_folder`)."""
     folder = Path(out)
     is_dir = os.path.isdir(folder)  # False for a name too long to be anything (check_output says so), not raised
-    if not (out.endswith(("/", os.sep)) or is_dir):
+    if not (_ends_in_slash(out) or is_dir):
         return folder, False
-    if not is_dir and os.path.exists(folder):
-        raise OutputError(
-            f"output {out} names a folder, but {folder} is a file",
-            f"name another folder, or drop the {out[-1]} to name a file",
-        )
-    from nstvideo.pipeline.outputs import NAME_MAX
-
-    if not is_dir and len(os.fsencode(folder.name)) > NAME_MAX:
-        raise OutputError(
-            f"folder name {folder.name[:40]}… is too long: names hold {NAME_MAX} bytes", "choose a shorter one"
-        )
+    if not is_dir:
+        if os.path.exists(folder):
+            raise OutputError(
+                f"output {out} names a folder, but {folder} is a file",
+                f"name another folder, or drop the {out[-1]} to name a file",
+            )
+        if len(os.fsencode(folder.name)) > NAME_MAX:
+            raise OutputError(
+                f"folder name {folder.name[:40]}… is too long: names hold {NAME_MAX} bytes", "choose a shorter one"
+            )
+        check_parent(folder)
     name = video_output_name(Path(inp.name)) if video else Path(inp.name)
     return folder / name, not is_dir
 
 
 def video_output_name(path: Path) -> Path:
-    """A video's output name: its own, in .mp4 unless it is an .mkv or .mov, whose container is kept."""
+    """A video's output name: its own, in .mp4 unless it is an .mkv or .mov, whose container is kept (a suffix
+    that is no video's, as in `take.2024.06.01`, is part of the name)."""
     from nstvideo.pipeline.media import CONTAINER_FORMATS
+    from nstvideo.pipeline.sources import VIDEO_SUFFIXES
 
-    return path if path.suffix.lower() in CONTAINER_FORMATS else path.with_suffix(".mp4")
+    suffix = path.suffix.lower()
+    if suffix in CONTAINER_FORMATS:
+        return path
+    return path.with_suffix(".mp4") if suffix in VIDEO_SUFFIXES else path.with_name(f"{path.name}.mp4")
 
 
 def stylize_videos(
@@ -432,7 +430,8 @@ def stylize_videos(
                     _ends_the_run(exc, name, done())
                     failed.append(f"{name}: {exc.message}")
                     log.warning("warning: skipped %s: %s%s", name, exc.message, f" ({exc.hint})" if exc.hint else "")
-        log.info("wrote %s to %s", plural(written, "video"), dst)
+        if written:
+            log.info("wrote %s to %s", plural(written, "video"), dst)
         _end_folder_run(failed, len(targets), written, "video",
                         "the warnings above say why; check that the folder holds videos that play elsewhere, and the "
                         "options (--start, --duration, --output-size) against them")  # fmt: skip
@@ -455,7 +454,7 @@ def output_folder(dst: Path) -> Iterator[Callable[[Path], None]]:
     """A folder run's OUT, created if missing; yields what makes a subfolder of it (a recursive run's, as each
     output needs it). Folders it made and left empty (every input skipped, a stop before the first was written)
     are removed at the end, however the run ended."""
-    made: list[Path] = []
+    made: list[Path] = []  # also in outputs.made_folders, for a hard stop
 
     def make(folder: Path) -> None:
         for d in [*reversed(folder.relative_to(dst).parents), folder.relative_to(dst)]:
@@ -466,6 +465,7 @@ def output_folder(dst: Path) -> Iterator[Callable[[Path], None]]:
                     why = f"cannot create output directory {d}: {exc.strerror}"
                     raise OutputError(why, "choose another OUT") from exc
                 made.append(d)
+                outputs.made_folders.append(d)
 
     make(dst)
     try:
@@ -474,6 +474,8 @@ def output_folder(dst: Path) -> Iterator[Callable[[Path], None]]:
         for d in reversed(made):
             with contextlib.suppress(OSError):
                 d.rmdir()  # only if empty
+            with contextlib.suppress(ValueError):
+                outputs.made_folders.remove(d)
 
 
 def _end_folder_run(failed: list[str], total: int, written: int, noun: str, none_written: str) -> None:
@@ -496,7 +498,6 @@ def image_targets(
     """The (input, output) pairs of an image job, refused now, before a model loads, if any cannot be written.
     `photo`: the single input, already read (so checked): a big photo is decoded once. `recursive`: a folder's
     subfolders too, into the same subfolders of OUT."""
-    from nstvideo.pipeline.outputs import check_output
     from nstvideo.pipeline.sinks import check_image_suffix
     from nstvideo.pipeline.sources import IMAGE_SUFFIXES, is_image_path, list_files, read_image
 
@@ -511,7 +512,8 @@ def image_targets(
         return [(src, dst)]
     files = list_files(src, IMAGE_SUFFIXES, "image", recursive=recursive, exclude=dst)
     targets = [(f, dst / f.relative_to(src)) for f in files]
-    return folder_targets(src, dst, targets, overwrite, skip_existing, is_image_path(dst), "an image")
+    named_as_file = is_image_path(dst) and not _ends_in_slash(out)
+    return folder_targets(src, dst, targets, overwrite, skip_existing, named_as_file, "an image")
 
 
 def folder_targets(
@@ -524,17 +526,16 @@ def folder_targets(
     kind: str,
 ) -> list[tuple[Path, Path]]:
     """A folder job's OUT refused before a model loads — a file, the input folder itself, unwritable, an output
-    that cannot be written (a name too long, a folder in its place, a link to its input), outputs there already
-    without --overwrite or --skip-existing — so a run never stops halfway on what could be known at its start.
+    that cannot be written (a name too long, a folder in its place, any input there, by name or through a link, a
+    file or a missing link where its subfolder goes), two outputs on one name, outputs there already without
+    --overwrite or --skip-existing — so a run never stops halfway on what could be known at its start.
     `named_as_file`: OUT, not yet there, is named like one output. Returns the pairs to do."""
-    import os
-
-    from nstvideo.pipeline.outputs import NAME_MAX, check_parent
-
     if dst.exists() and not dst.is_dir():
         raise OutputError(f"output {dst} is a file but the input is a directory", "give a directory as OUT")
     if not dst.exists() and named_as_file:
-        raise OutputError(f"input {src} is a directory but output {dst} is {kind} name", "give a directory as OUT")
+        raise OutputError(
+            f"input {src} is a directory but output {dst} is {kind} name", f"give a directory as OUT (or {dst}/)"
+        )
     if dst.exists() and os.path.samefile(dst, src):  # also through a bind mount or another spelling of it
         raise OutputError(f"output directory {dst} is the input directory", "choose another directory")
     if dst.is_dir():
@@ -542,21 +543,19 @@ def folder_targets(
             raise OutputError(f"output directory {dst} is not writable", "choose a directory you can write to")
     else:
         check_parent(dst)
+    _check_names(src, dst, targets)
+    inputs = {_identity(f): f for f, _ in targets}
     for f, t in targets:
         name = f.relative_to(src)
-        if len(os.fsencode(t.name)) > NAME_MAX:
-            raise OutputError(
-                f"the output of {str(name)[:40]}… would be named {t.suffix} in {len(os.fsencode(t.name))} bytes; "
-                f"file names hold {NAME_MAX}",
-                "rename that input",
-            )
         if t.is_dir():
             raise OutputError(f"output {t} (of {name}) is a directory", "move it away, or choose another OUT")
-        if t.exists() and os.path.samefile(f, t):  # a hard or symbolic link to the input
-            raise OutputError(f"output {t} is the input {name} (a link to it)", "choose another OUT")
-        for d in t.relative_to(dst).parents:
-            if (d := dst / d).exists() and not d.is_dir():
-                raise OutputError(f"{d}, where {name}'s output goes, is a file", "move it away, or choose another OUT")
+        if t.exists() and (same := inputs.get(_identity(t))) is not None:  # by its name or through a link
+            if same == f:
+                raise OutputError(f"output {t} is the input {name} (a link to it)", "choose another OUT")
+            raise OutputError(
+                f"output {t} (of {name}) would be the input {same.relative_to(src)}", "choose an OUT outside IN"
+            )
+        _check_subfolders(dst, t, name)
     existing = [(f, t) for f, t in targets if t.exists() or t.is_symlink()]
     if existing and skip_existing:
         log.info("%s of %d already written in %s: skipped (--skip-existing)", len(existing), len(targets), dst)
@@ -569,6 +568,51 @@ def folder_targets(
             "pass --skip-existing to do only the others (an interrupted run's), or --overwrite to replace them",
         )
     return targets
+
+
+def _check_names(src: Path, dst: Path, targets: list[tuple[Path, Path]]) -> None:
+    """Every output name fits, is one output's only (in any case: macOS, Windows and exFAT disks ignore it), and
+    is not also a folder other outputs go into."""
+    seen: dict[str, Path] = {}
+    folders = {str(d).lower() for _, t in targets for d in t.relative_to(dst).parents}
+    for f, t in targets:
+        name, out = f.relative_to(src), t.relative_to(dst)
+        if len(os.fsencode(t.name)) > NAME_MAX:
+            raise OutputError(
+                f"the output of {str(name)[:40]}… would be named {t.suffix} in {len(os.fsencode(t.name))} bytes; "
+                f"file names hold {NAME_MAX}",
+                "rename that input",
+            )
+        if str(out).lower() in folders:
+            raise OutputError(f"the output of {name} would be named {out}, as a folder of outputs", "rename that input")
+        if (twin := seen.setdefault(str(out).lower(), f)) is f:
+            continue
+        a = twin.relative_to(src)
+        if str(a).lower() == str(name).lower():
+            raise OutputError(
+                f"{a} and {name} differ only in case: on macOS, Windows and exFAT disks their outputs would be one "
+                "file",
+                "rename one of them, or move it out",
+            )
+        raise OutputError(f"{a} and {name} would both be written as {out}", "rename one of them")
+
+
+def _check_subfolders(dst: Path, t: Path, name: Path) -> None:
+    """The subfolders of OUT an output goes into are folders (not a file, not a link to nowhere), and the deepest
+    that exists is writable (the others are made in it)."""
+    for d in [dst / d for d in t.relative_to(dst).parents][:-1]:  # deepest first, OUT itself checked already
+        if d.is_dir():
+            if not os.access(d, os.W_OK):
+                raise OutputError(f"output directory {d} (for {name}) is not writable", "check its permissions")
+            return
+        if d.exists() or d.is_symlink():
+            what = "a file" if d.exists() else "a link to nothing"
+            raise OutputError(f"{d}, where {name}'s output goes, is {what}", "move it away, or choose another OUT")
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_dev, st.st_ino
 
 
 def stylize_images(
@@ -622,7 +666,8 @@ def stylize_images(
                     progress.update(i)
             finally:
                 progress.close()
-        log.info("wrote %s to %s", plural(written, "image"), dst)
+        if written:
+            log.info("wrote %s to %s", plural(written, "image"), dst)
         _end_folder_run(failed, len(targets), written, "image",
                         "check that the folder holds pictures (jpg, png, webp, bmp) that open elsewhere")  # fmt: skip
     return written

@@ -30,7 +30,10 @@ def check_image_suffix(path: str | Path) -> None:
     """Refuse an output image name whose type we cannot write (before any work is done)."""
     p = Path(path)
     if p.suffix.lower() not in IMAGE_SUFFIXES:
-        raise UsageError(f"output {p} has an unsupported image type", f"use one of: {', '.join(IMAGE_SUFFIXES)}")
+        raise UsageError(
+            f"output {p} has an unsupported image type",
+            f"use one of: {', '.join(IMAGE_SUFFIXES)}" + ("" if p.suffix else f"; or write {p}/ for a folder"),
+        )
 
 
 def write_image(path: str | Path, image: np.ndarray) -> None:

@@ -193,8 +193,7 @@ def list_files(
     if not files:
         deeper = 0
         if not recursive:
-            with contextlib.suppress(InputError):
-                deeper = len(_find(folder, suffixes, True, exclude, quiet=True))
+            deeper = len(_find(folder, suffixes, True, exclude, quiet=True))
         raise InputError(
             f"directory {folder} has no {noun}s" + (f" (its subfolders have {deeper})" if deeper else ""),
             "add --recursive (-r) to take those too, their subfolders kept in OUT" if deeper
@@ -204,37 +203,52 @@ def list_files(
 
 
 def _find(folder: Path, suffixes: Sequence[str], recursive: bool, exclude: Path | None, quiet: bool) -> list[Path]:
+    """The walk of list_files. Real folders are read before linked ones, so a folder reached both ways keeps its
+    own name; a subfolder that cannot be read (a drive's root-only `lost+found`) is passed over with a warning."""
     files: list[Path] = []
-    seen: set[tuple[int, int]] = set()
-    skip = _identity(exclude) if exclude is not None and exclude.is_dir() else None
-    say = (lambda *_: None) if quiet else log.info
+    read: dict[tuple[int, int], Path] = {}
+    links: list[Path] = []
+    skip = _identity(exclude) if exclude is not None and os.path.isdir(exclude) else None
+    note = (lambda *_: None) if quiet else log.info
+    warn = (lambda *_: None) if quiet else log.warning
 
     def walk(d: Path) -> None:
-        seen.add(_identity(d))
+        read[_identity(d)] = d
         for p in _entries(d):
             if is_hidden(p):
                 continue
             try:
                 if recursive and p.is_dir():
-                    if (ident := _identity(p)) == skip:
-                        say("note: %s is the output folder: not read as input", p)
-                    elif ident in seen:
-                        say("note: %s links to a folder read already: passed over", p)
+                    if p.is_symlink():
+                        links.append(p)  # after every real folder
                     else:
-                        walk(p)
+                        enter(p)
                 elif p.suffix.lower() not in suffixes:
                     continue
                 elif p.is_symlink() and not p.exists():
-                    if not quiet:
-                        log.warning("warning: %s links to %s, which is missing: passed over", p, os.readlink(p))
+                    warn("warning: %s links to %s, which is missing: passed over", p, os.readlink(p))
                 elif p.is_file():
                     files.append(p)
             except OSError as exc:  # a folder readable but not searchable (no x bit): its names, not its files
                 why = f"cannot read the files of {d}: {exc.strerror or exc}"
                 raise InputError(why, "check its permissions (a folder needs x too)") from exc
 
+    def enter(p: Path) -> None:
+        if (ident := _identity(p)) == skip:
+            note("note: %s is the output folder: not read as input", p)
+        elif ident in read:
+            note("note: %s is %s, read already: passed over", p, read[ident])
+        else:
+            try:
+                walk(p)
+            except InputError as exc:
+                warn("warning: %s: passed over", exc.message)
+
     walk(folder)
-    return files
+    while links:
+        with contextlib.suppress(OSError):  # gone since
+            enter(links.pop(0))
+    return sorted(files)
 
 
 def _entries(folder: Path) -> list[Path]:
