@@ -73,7 +73,7 @@ ModelsDir = Annotated[
 ]
 
 
-def _stylizer(style: str, size: int | None, output_size: int | None, strength: float, preserve_color: bool,
+def _stylizer(style: Any, size: int | None, output_size: int | None, strength: float, preserve_color: bool,
               device: str, models_dir: list[Path] | None, smooth: float = 0.0):  # fmt: skip  # noqa: ANN202
     from nstvideo.pipeline.engine import Stylizer, check_strength
     from nstvideo.pipeline.post import check_smooth
@@ -213,12 +213,19 @@ def image(
     vgg: Vgg = "imagenet",
 ) -> None:
     """Stylise an image, or every image in a directory (--style-image: any painting, via Gatys)."""
+    from nstvideo.pipeline.models import is_style_list
     from nstvideo.pipeline.runner import image_targets, into_folder, output_folder, stylize_images
     from nstvideo.pipeline.sources import read_image
 
     inp, out_arg = Path(_given(inp_arg, "IN")), _given(out_arg, "OUT")
     photo = None if inp.is_dir() else read_image(inp)  # input errors first, before a model is loaded
     _check_skip_existing(overwrite, skip_existing)
+    if style_image is None and is_style_list(style):
+        if photo is None:
+            raise UsageError("several styles take one photo, not a directory", "run once per style: --style NAME")
+        _in_styles(inp, out_arg, style, False, overwrite, skip_existing, models_dir, photo=photo,
+                   settings=(size, output_size, strength, preserve_color, device, models_dir))  # fmt: skip
+        return
     out, new_folder = (Path(out_arg), False) if photo is None else into_folder(inp, out_arg, video=False)
     with output_folder(out.parent) if new_folder else contextlib.nullcontext():
         if style_image is not None:
@@ -303,6 +310,7 @@ def file(
         )
     from nstvideo.pipeline.engine import check_batch_size
     from nstvideo.pipeline.media import FileSource, check_encode_options, check_times
+    from nstvideo.pipeline.models import is_style_list
     from nstvideo.pipeline.outputs import check_output
     from nstvideo.pipeline.runner import (
         into_folder,
@@ -319,6 +327,8 @@ def file(
     check_times(start, duration)
     _check_skip_existing(overwrite, skip_existing)
     if inp.is_dir():  # a folder of clips into a folder, the model loaded once
+        if is_style_list(style):
+            raise UsageError("several styles take one video, not a folder", "run once per style: --style NAME")
         out = Path(out_arg)
         check_encode_options(out / "x.mp4", encoder, crf, preset)  # outputs are .mp4, .mkv or .mov: all take these
         targets = video_targets(inp, out_arg, overwrite=overwrite, skip_existing=skip_existing, recursive=recursive)
@@ -331,6 +341,12 @@ def file(
         return
     with FileSource(inp, start=start, duration=duration) as source:
         refuse_still(source, inp)
+    if is_style_list(style):
+        check_encode_options(Path("x.mp4"), encoder, crf, preset)
+        check_batch_size(batch_size)
+        _in_styles(inp, out_arg, style, True, overwrite, skip_existing, models_dir, **options,
+                   settings=(size, output_size, strength, preserve_color, device, models_dir, smooth))  # fmt: skip
+        return
     out, new_folder = into_folder(inp, out_arg, video=True)
     if skip_existing and out.is_file():
         log.info("%s is there already: skipped (--skip-existing)", out)
@@ -341,6 +357,25 @@ def file(
     s = _stylizer(style, size, output_size, strength, preserve_color, device, models_dir, smooth)
     with output_folder(out.parent) if new_folder else contextlib.nullcontext():
         stylize_file(str(inp), str(out), s, overwrite=overwrite, **options)
+
+
+def _in_styles(inp: Path, out: str, style: str, video: bool, overwrite: bool, skip_existing: bool,
+               models_dir: list[Path] | None, settings: tuple, **options: Any) -> None:  # fmt: skip
+    """One input in several styles (`--style a,b` or `all`) into folder OUT: NAME-STYLE files, one model at a time.
+    `settings`: _stylizer's arguments after the style."""
+    from nstvideo.pipeline.engine import check_strength
+    from nstvideo.pipeline.models import resolve_styles
+    from nstvideo.pipeline.runner import output_folder, style_targets, stylize_with_styles
+
+    check_strength(settings[2])
+    models = resolve_styles(style, models_dir or ())
+    targets, new_folder = style_targets(inp, out, models, video=video, overwrite=overwrite, skip_existing=skip_existing)
+    if not targets:
+        log.info("every style's output is there already: nothing to do (--skip-existing)")
+        return
+    with output_folder(targets[0][1].parent) if new_folder else contextlib.nullcontext():
+        stylize_with_styles(inp, targets, lambda m: _stylizer(m, *settings), video=video, overwrite=overwrite,
+                            **options)  # fmt: skip
 
 
 def _given(arg: str, what: str) -> str:

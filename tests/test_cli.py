@@ -294,6 +294,37 @@ def test_image_transparency_is_kept_where_the_output_can_hold_it(models_dir: Pat
     assert "transparency is dropped" in r.stdout + r.stderr
 
 
+def test_one_input_in_several_styles_to_compare_them(models_dir: Path, clips: Path, tmp_path: Path) -> None:
+    # which style suits this photo, this clip? One file per style, side by side in one folder
+    def several(command: str, inp: Path, out: str | Path, styles: str, *args: str) -> subprocess.CompletedProcess:
+        return cli(command, inp, out, "--models-dir", models_dir, "--style", styles, *args)
+
+    out = tmp_path / "looks"
+    r = several("image", clips / "photo.jpg", f"{out}/", "tiny2, tiny,TINY")  # spaces, case, twice: each once
+    assert_ok(r)
+    assert sorted(p.name for p in out.iterdir()) == ["photo-tiny.jpg", "photo-tiny2.jpg"]
+    assert "style 1 of 2: tiny2" in r.stderr
+    assert_error(several("image", clips / "photo.jpg", out, "tiny,tiny2"), 2, "photo-tiny.jpg already exists")
+    r = several("image", clips / "photo.jpg", out, "all", "--skip-existing")
+    assert_ok(r)
+    names = sorted(p.name for p in out.iterdir())
+    assert "photo-mosaic.jpg" in names and "photo-tiny.jpg" in names and len(names) >= 4
+    assert "2 of" in r.stderr and "already there" in r.stderr
+    assert cv2.imread(str(out / "photo-mosaic.jpg")).shape == cv2.imread(str(clips / "photo.jpg")).shape
+    # refused before any work: an unknown name (with the closest), OUT not a folder, a folder as IN
+    _, hint = assert_error(several("image", clips / "photo.jpg", tmp_path / "new/", "tiny,tinny3"), 2, "tinny3")
+    assert "tiny" in hint
+    _, hint = assert_error(several("image", clips / "photo.jpg", tmp_path / "one.jpg", "tiny,tiny2"), 2, "not a folder")
+    assert "one/" in hint
+    assert_error(several("image", clips, tmp_path / "new", "tiny,tiny2"), 2, "one photo, not a directory")
+    assert not (tmp_path / "new").exists()
+    r = several("file", clips / "aac.mp4", f"{tmp_path / 'clips'}/", "tiny,tiny2", "--preset", "ultrafast")
+    assert_ok(r)
+    assert [video_packets(tmp_path / "clips" / f"aac-{n}.mp4")[0] for n in ("tiny", "tiny2")] == [
+        video_packets(clips / "aac.mp4")[0]
+    ] * 2
+
+
 def test_image_output_size_sets_the_short_side(models_dir: Path, clips: Path, out_dir: Path) -> None:
     r = stylise(models_dir, "image", clips / "photo.jpg", out_dir / "small.png", "--output-size", "32")
     assert_ok(r)

@@ -137,6 +137,16 @@ def test_stale_frames_are_dropped_when_inference_is_slower(models_dir: Path, cli
     assert s["shown"] <= s["processed"]
 
 
+def test_a_list_of_styles_is_the_set_to_switch_between(models_dir: Path, clip: Path) -> None:
+    from nstvideo.pipeline.live import style_models
+
+    models, index = style_models("tiny2,tiny", [models_dir])
+    assert [m.name for m in models] == ["tiny2", "tiny"] and index == 0
+    r = webcam(models_dir, "--camera", clip, "--no-window", "--max-frames", "3", "--style", "tiny2,tiny")
+    assert_ok(r)
+    assert "style tiny2 on cpu" in r.stderr
+
+
 def test_low_latency_keeps_one_frame_in_flight(models_dir: Path, clip: Path) -> None:
     from nstvideo.pipeline import usable_cores
 

@@ -32,7 +32,7 @@ from nstvideo.errors import Interrupted, NstError, OutputError, UsageError
 from nstvideo.pipeline.camera import DEFAULT_HEIGHT, DEFAULT_WIDTH, CameraSource
 from nstvideo.pipeline.engine import Stylizer, check_size, check_strength
 from nstvideo.pipeline.hotkeys import HELP, LiveControls, LiveState
-from nstvideo.pipeline.models import StyleModel, list_styles, resolve_style
+from nstvideo.pipeline.models import StyleModel, is_style_list, list_styles, resolve_style, resolve_styles
 from nstvideo.pipeline.post import check_smooth
 from nstvideo.pipeline.runner import Stage, StopFlag, as_processing_error, interruptible
 
@@ -257,7 +257,10 @@ class StyleBank:
 
 
 def style_models(style: str, models_dirs: Sequence[str | Path]) -> tuple[list[StyleModel], int]:
-    """All installed styles for switching, and the index of `style` among them (added if it is a lone file)."""
+    """All installed styles for switching, and the index of `style` among them (added if it is a lone file); or,
+    for `--style a,b,c`, those styles alone, starting at the first (a stream's set, in the order given)."""
+    if is_style_list(style):
+        return resolve_styles(style, models_dirs), 0
     current = resolve_style(style, models_dirs)
     models = list_styles(models_dirs)
     for i, m in enumerate(models):

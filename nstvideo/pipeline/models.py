@@ -221,3 +221,27 @@ def resolve_style(style: str | Path, models_dirs: Sequence[str | Path] = ()) -> 
     if missing:  # the likelier mistake: the folder the style is in was mistyped
         suggestion = f"--models-dir {missing[0]} does not exist; " + suggestion
     raise StyleNotFoundError(f"unknown style '{text}'", f"{suggestion}available: {', '.join(names)}")
+
+
+def is_style_list(style: str) -> bool:
+    """`--style a,b,c` or `--style all`: several styles (a path to one .onnx file is one, commas and all)."""
+    return (style.strip().lower() == "all" or "," in style) and not Path(style).is_file()
+
+
+def resolve_styles(style: str, models_dirs: Sequence[str | Path] = ()) -> list[StyleModel]:
+    """`--style` as a list — `mosaic,candy` or `all` (every installed style) — each resolved now, so an unknown
+    name is refused before any work, naming the closest; in the order given, each once."""
+    if not is_style_list(style):
+        return [resolve_style(style, models_dirs)]
+    if style.strip().lower() == "all":
+        models = list_styles(models_dirs)
+        if not models:
+            resolve_style("all", models_dirs)  # raises: no styles installed, and what to do
+        return models
+    models: list[StyleModel] = []
+    for name in (n.strip() for n in style.split(",")):
+        if name and (m := resolve_style(name, models_dirs)).path.resolve() not in {x.path.resolve() for x in models}:
+            models.append(m)
+    if not models:
+        raise StyleNotFoundError(f"--style {style!r} names no style", "give names separated by commas, or all")
+    return models

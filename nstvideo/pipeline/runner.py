@@ -377,6 +377,70 @@ def into_folder(inp: Path, out: str, video: bool) -> tuple[Path, bool]:
     return folder / name, not is_dir
 
 
+def style_targets(
+    inp: Path, out: str, styles: list[Any], *, video: bool, overwrite: bool = False, skip_existing: bool = False
+) -> tuple[list[tuple[Any, Path]], bool]:
+    """One input in several styles (`--style a,b` or `all`): into folder OUT, as `NAME-STYLE.EXT` each, so they
+    sort together and compare side by side. Refused now, before a model loads, if any cannot be written. Returns
+    the (style, output) pairs to do and whether OUT is to be made (`output_folder`)."""
+    from nstvideo.errors import UsageError
+
+    first, new_folder = into_folder(inp, out, video)
+    if first == Path(out):
+        raise UsageError(
+            f"{len(styles)} styles make {len(styles)} files, and {out} is not a folder",
+            f"give a folder as OUT, e.g. {Path(out).stem or 'styles'}/ (made if missing), to get {first.stem}-STYLE "
+            "files in it",
+        )
+    targets = [(m, first.with_name(f"{first.stem}-{_file_safe(m.name)}{first.suffix}")) for m in styles]
+    there = [t for _, t in targets if skip_existing and t.is_file()]
+    if there:
+        log.info("%d of %d already there in %s: skipped (--skip-existing)", len(there), len(targets), first.parent)
+    for _, t in targets:
+        if t not in there:
+            check_output(inp, t, overwrite, parent_made=new_folder)
+    return [(m, t) for m, t in targets if t not in there], new_folder
+
+
+def _file_safe(name: str) -> str:
+    """A style's name as part of a file name (an imported file's may hold anything)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def stylize_with_styles(
+    inp: Path, targets: list[tuple[Any, Path]], make_stylizer: Callable[[Any], Any], *, video: bool,
+    photo: Any = None, overwrite: bool = False, **options: Any,
+) -> int:  # fmt: skip
+    """One input in each style of `targets` (style_targets'), one model loaded at a time; returns the number
+    written. A failure ends the run, naming the style and how many were written; a signal keeps the finished ones."""
+    from nstvideo.pipeline.sources import read_image
+
+    written = 0
+
+    def done() -> str:
+        return f"{written} of {plural(len(targets), 'style')} written"
+
+    with interruptible() as stop:
+        for i, (model, t) in enumerate(targets, start=1):
+            if stop.event.is_set():
+                raise Interrupted(stop.signum or signal.SIGINT, done())
+            log.info("style %d of %d: %s", i, len(targets), model.name)
+            try:
+                with make_stylizer(model) as stylizer:
+                    if video:
+                        stylize_file(str(inp), str(t), stylizer, overwrite=overwrite, stop=stop, **options)
+                    else:
+                        write_styled(inp, t, stylizer(read_image(inp) if photo is None else photo))
+                        log.info("wrote %s", t)
+                written += 1
+            except Interrupted as exc:
+                raise Interrupted(exc.exit_code - 128, f"{done()}; {t.name}'s partial output removed") from exc
+            except NstError as exc:  # after some were written, the run failed while working (exit 1)
+                kind = ProcessingError if written else type(exc)
+                raise kind(f"style {model.name}: {exc.message}; {done()}", exc.hint) from exc
+    return written
+
+
 def video_output_name(path: Path) -> Path:
     """A video's output name: its own, in .mp4 unless it is an .mkv or .mov, whose container is kept (a suffix
     that is no video's, as in `take.2024.06.01`, is part of the name)."""
