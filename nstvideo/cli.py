@@ -285,9 +285,12 @@ def file(
     smooth: Smooth = 0.0,
     device: Device = "auto",
     style_image: Annotated[Path | None, typer.Option("--style-image", hidden=True)] = None,
-    encoder: Annotated[str, typer.Option(help="auto | libx264 | h264_nvenc (auto uses NVENC when usable).")] = "auto",
-    crf: Annotated[int, typer.Option(help="H.264 quality: 0 lossless .. 51 worst; 18 looks clean.")] = 18,
-    preset: Annotated[str, typer.Option(help="x264 speed preset (ultrafast .. veryslow).")] = "medium",
+    encoder: Annotated[
+        str,
+        typer.Option(help="auto | libx264 | h264_nvenc (auto: NVENC when usable) | prores (422 HQ .mov, for editing)."),
+    ] = "auto",
+    crf: Annotated[int | None, typer.Option(help="H.264 quality: 0 lossless .. 51 worst; default 18.")] = None,
+    preset: Annotated[str | None, typer.Option(help="x264 speed: ultrafast .. veryslow; default medium.")] = None,
     start: Annotated[float, typer.Option(help="Start at this many seconds.")] = 0.0,
     duration: Annotated[float | None, typer.Option(help="Only this many seconds (quick previews).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Frames per model call (GPU: 4-8).")] = 1,
@@ -322,7 +325,11 @@ def file(
     )
 
     inp, out_arg = Path(_given(inp_arg, "IN")), _given(out_arg, "OUT")
+    if encoder == "prores" and (crf is not None or preset is not None):
+        raise UsageError("--crf and --preset are for H.264; ProRes 422 HQ has one quality", "leave them out")
+    crf, preset = 18 if crf is None else crf, preset or "medium"
     options = dict(start=start, duration=duration, encoder=encoder, crf=crf, preset=preset, batch_size=batch_size)
+    probe = Path("x.mov" if encoder == "prores" else "x.mp4")  # a name the encoder's outputs can have
     # Everything that can be refused is refused before a model is loaded: input, output, encoder options.
     check_times(start, duration)
     _check_skip_existing(overwrite, skip_existing)
@@ -330,8 +337,10 @@ def file(
         if is_style_list(style):
             raise UsageError("several styles take one video, not a folder", "run once per style: --style NAME")
         out = Path(out_arg)
-        check_encode_options(out / "x.mp4", encoder, crf, preset)  # outputs are .mp4, .mkv or .mov: all take these
-        targets = video_targets(inp, out_arg, overwrite=overwrite, skip_existing=skip_existing, recursive=recursive)
+        check_encode_options(probe, encoder, crf, preset)  # each output's container takes these: video_output_name
+        targets = video_targets(
+            inp, out_arg, overwrite=overwrite, skip_existing=skip_existing, recursive=recursive, encoder=encoder
+        )
         check_batch_size(batch_size)
         if not targets:
             log.info("every video of %s is in %s already: nothing to do", inp, out)
@@ -342,12 +351,12 @@ def file(
     with FileSource(inp, start=start, duration=duration) as source:
         refuse_still(source, inp)
     if is_style_list(style):
-        check_encode_options(Path("x.mp4"), encoder, crf, preset)
+        check_encode_options(probe, encoder, crf, preset)
         check_batch_size(batch_size)
         _in_styles(inp, out_arg, style, True, overwrite, skip_existing, models_dir, **options,
                    settings=(size, output_size, strength, preserve_color, device, models_dir, smooth))  # fmt: skip
         return
-    out, new_folder = into_folder(inp, out_arg, video=True)
+    out, new_folder = into_folder(inp, out_arg, video=True, encoder=encoder)
     if skip_existing and out.is_file():
         log.info("%s is there already: skipped (--skip-existing)", out)
         return
@@ -369,7 +378,10 @@ def _in_styles(inp: Path, out: str, style: str, video: bool, overwrite: bool, sk
 
     check_strength(settings[2])
     models = resolve_styles(style, models_dir or ())
-    targets, new_folder = style_targets(inp, out, models, video=video, overwrite=overwrite, skip_existing=skip_existing)
+    targets, new_folder = style_targets(
+        inp, out, models, video=video, overwrite=overwrite, skip_existing=skip_existing,
+        encoder=options.get("encoder", "auto"),
+    )  # fmt: skip
     if not targets:
         log.info("every style's output is there already: nothing to do (--skip-existing)")
         return

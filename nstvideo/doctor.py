@@ -291,7 +291,7 @@ def _virtual_camera() -> Table:
 def _ffmpeg() -> Table:
     import av
 
-    from nstvideo.pipeline.media import available_h264_encoders
+    from nstvideo.pipeline.media import available_h264_encoders, prores_available
     from nstvideo.pipeline.sinks import ffmpeg_protocols
 
     t = _table("FFmpeg (in PyAV)", "feature", "status", "used for", "notes / what to do")
@@ -303,6 +303,9 @@ def _ffmpeg() -> Table:
         "not in this FFmpeg build" if "h264_nvenc" not in av.codecs_available
         else "in the build, but no NVIDIA GPU/driver with NVENC here; libx264 is used")  # fmt: skip
     t.add_row("h264_nvenc encoder", OK if nvenc else NO, "file --encoder", nvenc_note)
+    prores = prores_available()
+    t.add_row("prores_ks encoder", OK if prores else NO, "file --encoder prores",
+              "" if prores else "not in this FFmpeg build: install PyAV's official wheel")  # fmt: skip
     t.add_row("mpegts muxer", OK if "mpegts" in av.formats_available else NO, "--stream", "")
     protocols = ffmpeg_protocols(output=True)
     for name, fix in (

@@ -673,6 +673,26 @@ def test_file_on_a_folder_refuses_before_any_work(models_dir: Path, tmp_path: Pa
     assert not (tmp_path / "p").exists()
 
 
+def test_prores_outputs_are_mov_files(models_dir: Path, clips: Path, tmp_path: Path) -> None:
+    src = tmp_path / "clips"
+    src.mkdir()
+    make_clip(src / "a.mp4", frames=3, audio=True)
+    make_clip(src / "b.mkv", frames=2)
+    r = stylise(models_dir, "file", src, tmp_path / "edit", "--encoder", "prores")
+    assert_ok(r)
+    assert sorted(p.name for p in (tmp_path / "edit").iterdir()) == ["a.mov", "b.mkv"]  # .mkv takes ProRes too
+    with av.open(str(tmp_path / "edit" / "a.mov")) as c:
+        assert [s.codec_context.name for s in c.streams] == ["prores", "pcm_s24le"]
+    assert_ok(stylise(models_dir, "file", src / "a.mp4", f"{tmp_path / 'one'}/", "--encoder", "prores"))
+    assert (tmp_path / "one" / "a.mov").is_file()
+    _, hint = assert_error(
+        stylise(models_dir, "file", src / "a.mp4", tmp_path / "a.mp4", "--encoder", "prores"), 2, ".mp4"
+    )
+    assert ".mov" in hint
+    assert_error(stylise(models_dir, "file", src / "a.mp4", tmp_path / "a.mov", "--encoder", "prores", "--crf", "10"),
+                 2, "--crf and --preset are for H.264")  # fmt: skip
+
+
 def test_file_start_and_duration_select_frames(models_dir: Path, clips: Path, out_dir: Path) -> None:
     out = out_dir / "cut.mkv"
     r = stylise(

@@ -278,6 +278,38 @@ def test_colours_survive_a_round_trip_without_drift(tmp_path: Path) -> None:
     assert np.abs(after - before).mean() < 1.5
 
 
+def test_prores_for_editors_is_10_bit_422_hq_with_pcm_audio(tmp_path: Path) -> None:
+    # DaVinci Resolve on Linux decodes neither H.264 nor AAC: ProRes 422 HQ and PCM are what it (and every editor)
+    # takes. Colours as exact as the H.264 path's, tagged BT.709; every frame and the audio's length kept.
+    clip = make_clip(
+        tmp_path / "in.mp4", width=66, height=49, frames=6, fps=12, audio="aac", pattern="patches", pix_fmt="yuv444p"
+    )
+    out = tmp_path / "out.mov"
+    notes: list[str] = []
+    transcode(clip, out, encoder="prores", log=notes.append)
+    assert any("audio stream #1 (aac) written as 24-bit PCM" in n for n in notes)
+    assert not any("padded" in n for n in notes)  # 4:2:2 needs an even width only: 49 rows stay
+    with av.open(str(out)) as c, av.open(str(clip)) as a:
+        vs, aus = c.streams.video[0], c.streams.audio[0]
+        cc = vs.codec_context
+        assert (cc.name, cc.profile, cc.pix_fmt, cc.width, cc.height) == ("prores", "HQ", "yuv422p10le", 66, 49)
+        assert (cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range) == (1, 1, 1, 1)
+        assert aus.codec_context.name == "pcm_s24le"
+        assert aus.codec_context.sample_rate == a.streams.audio[0].codec_context.sample_rate
+        assert sum(1 for _ in c.decode(vs)) == 6
+    assert abs(stream_duration(out) - 0.5) < 1e-6
+    with av.open(str(out)) as c, av.open(str(clip)) as a:
+        samples = [sum(f.samples for f in x.decode(audio=0)) for x in (a, c)]
+    assert abs(samples[0] - samples[1]) <= 1024  # the AAC's decoded length, to a frame
+    clip = make_clip(tmp_path / "bars.mp4", width=256, height=64, frames=2, pattern="patches")
+    transcode(clip, out, encoder="prores", log=notes.append)
+    with FileSource(clip) as a, FileSource(out) as b:
+        before, after = (next(iter(s.frames())).image.astype(float) for s in (a, b))
+    assert abs((after - before).mean()) < 0.3 and np.abs(after - before).mean() < 1.5  # measured: 0.08, 0.94
+    with pytest.raises(UsageError, match=r"ProRes cannot go in \.mp4"):
+        check_encode_options("o.mp4", "prores", 18, "medium")
+
+
 def test_non_square_pixels_become_square(tmp_path: Path) -> None:
     # 720x576 stored, shown 16:9: as stored pixels it would be encoded (and stylised) squeezed to 5:4.
     clip = make_clip(tmp_path / "in.mp4", width=90, height=72, frames=2, sar=Fraction(64, 45))

@@ -53,8 +53,12 @@ __all__ = [
 
 #: Output file suffix -> FFmpeg muxer name.
 CONTAINER_FORMATS = {".mp4": "mp4", ".mkv": "matroska", ".mov": "mov"}
-#: Values accepted for `encoder`.
-ENCODERS = ("auto", "libx264", "h264_nvenc")
+#: Values accepted for `encoder`. `prores`: ProRes 422 HQ for editing (FFmpeg's prores_ks), audio as PCM.
+ENCODERS = ("auto", "libx264", "h264_nvenc", "prores")
+#: Containers that take ProRes (ISO MP4 does not).
+PRORES_CONTAINERS = (".mov", ".mkv")
+#: The FFmpeg encoder behind `--encoder prores`, its pixel format and profile: 10-bit 4:2:2, HQ (profile 3).
+_PRORES = ("prores_ks", "yuv422p10le", {"profile": "3", "vendor": "apl0"})
 X264_PRESETS = (
     "ultrafast",
     "superfast",
@@ -561,12 +565,13 @@ class FileSource:
         self.close()
 
 
-def bgr_to_yuv420p(reformatter: VideoReformatter, image: np.ndarray) -> av.VideoFrame:
-    """A full-range BGR image (even sides) as what our encoders take: yuv420p, BT.709, limited range, tagged so."""
+def bgr_to_yuv420p(reformatter: VideoReformatter, image: np.ndarray, pix_fmt: str = "yuv420p") -> av.VideoFrame:
+    """A full-range BGR image (even sides) as what our encoders take: yuv420p (ProRes: yuv422p10le), BT.709,
+    limited range, tagged so."""
     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
     return reformatter.reformat(
         frame,
-        format="yuv420p",
+        format=pix_fmt,
         src_colorspace=Colorspace.ITU709,
         dst_colorspace=Colorspace.ITU709,
         src_color_range=ColorRange.JPEG,
@@ -577,18 +582,19 @@ def bgr_to_yuv420p(reformatter: VideoReformatter, image: np.ndarray) -> av.Video
     )
 
 
-def _encoder_opens(name: str) -> bool:
+@functools.lru_cache(maxsize=4)
+def _encoder_opens(name: str, pix_fmt: str = "yuv420p") -> bool:
     """True if FFmpeg has `name` and it opens and encodes a small frame (NVENC needs a working GPU/driver)."""
     if name not in av.codecs_available:
         return False
     try:
         ctx = av.CodecContext.create(name, "w")
         ctx.width, ctx.height = 256, 256
-        ctx.pix_fmt = "yuv420p"
+        ctx.pix_fmt = pix_fmt
         ctx.time_base = Fraction(1, 25)
         ctx.framerate = Fraction(25)
         ctx.open()
-        frame = av.VideoFrame.from_ndarray(np.zeros((256, 256, 3), np.uint8), format="bgr24").reformat(format="yuv420p")
+        frame = av.VideoFrame.from_ndarray(np.zeros((256, 256, 3), np.uint8), format="bgr24").reformat(format=pix_fmt)
         frame.pts = 0
         ctx.encode(frame)
         ctx.encode(None)
@@ -607,9 +613,22 @@ def available_h264_encoders() -> list[str]:
     return list(_available_h264_encoders())
 
 
+def prores_available() -> bool:
+    """Whether `--encoder prores` can run: FFmpeg's prores_ks opens and encodes a 10-bit 4:2:2 frame."""
+    return _encoder_opens(_PRORES[0], _PRORES[1])
+
+
 def check_encode_options(path: str | Path, encoder: str, crf: int, preset: str) -> str:
     """Refuse a bad container, crf, preset or encoder before any work starts; returns the encoder to use."""
     suffix = Path(path).suffix.lower()
+    if encoder == "prores" and suffix in CONTAINER_FORMATS:
+        if suffix not in PRORES_CONTAINERS:
+            raise UsageError(f"ProRes cannot go in {suffix} ({path})", "name the output .mov (or .mkv)")
+        if not prores_available():
+            raise DeviceUnavailableError(
+                f"encoder {_PRORES[0]} is not available in this FFmpeg build", "use --encoder auto (H.264)"
+            )
+        return _PRORES[0]
     if suffix not in CONTAINER_FORMATS:
         raise UsageError(
             f"unsupported output container {suffix or '(no suffix)'} for {path}",
@@ -773,7 +792,8 @@ class _Passthrough:
 
 
 class VideoFileSink:
-    """Encode frames to H.264 in mp4/mkv/mov, copying the source's audio/subtitle streams and metadata."""
+    """Encode frames to H.264 in mp4/mkv/mov (or ProRes in mov/mkv), copying the source's audio/subtitle streams and
+    metadata."""
 
     def __init__(
         self,
@@ -802,10 +822,16 @@ class VideoFileSink:
         if self.width <= 0 or self.height <= 0:
             raise UsageError(f"invalid output size {width}x{height}", "width and height must be positive")
         self.encoder = check_encode_options(self.path, encoder, crf, preset)
-        log(f"encoding H.264 with {self.encoder} (crf {crf}, preset {preset})")
-        self._pad_w, self._pad_h = self.width + self.width % 2, self.height + self.height % 2
+        self._prores = self.encoder == _PRORES[0]
+        self._pix_fmt = _PRORES[1] if self._prores else "yuv420p"
+        if self._prores:
+            log(f"encoding ProRes 422 HQ (10-bit 4:2:2) with {self.encoder}; audio as 24-bit PCM")
+        else:
+            log(f"encoding H.264 with {self.encoder} (crf {crf}, preset {preset})")
+        # 4:2:0 halves both sides' chroma, 4:2:2 the width's only
+        self._pad_w, self._pad_h = self.width + self.width % 2, self.height + (0 if self._prores else self.height % 2)
         if (self._pad_w, self._pad_h) != (self.width, self.height):
-            log(f"note: padded {self.width}x{self.height} to {self._pad_w}x{self._pad_h} for yuv420p")
+            log(f"note: padded {self.width}x{self.height} to {self._pad_w}x{self._pad_h} for {self._pix_fmt}")
         self._start = float(start)
         self._end_s = None if duration is None else float(duration)
         self._tb = info.time_base
@@ -856,7 +882,7 @@ class VideoFileSink:
         fps = self.info.fps
         vs = self._out.add_stream(self.encoder, rate=fps if fps else None)
         vs.width, vs.height = self._pad_w, self._pad_h
-        vs.pix_fmt = "yuv420p"
+        vs.pix_fmt = self._pix_fmt
         cc = vs.codec_context
         # Frames keep their source timestamps: the encoder counts in the source time base, never re-times.
         cc.time_base = self._tb
@@ -868,12 +894,15 @@ class VideoFileSink:
         cc.color_trc = _AVCOL_BT709
         cc.color_range = _AVCOL_RANGE_MPEG
         cc.thread_count = 0
-        cc.thread_type = "FRAME"  # x264's frame threads: faster and smaller than the slices PyAV asks for by default
+        # x264's frame threads: faster and smaller than the slices PyAV asks for by default; ProRes has slices only
+        cc.thread_type = "SLICE" if self._prores else "FRAME"
         if fps:  # a keyframe every 2 s (x264's default is up to 250 frames): editors and players seek quickly
             cc.gop_size = max(1, round(2 * float(fps)))
         if not self._b_frames:  # live recordings: irregular timestamps and reordering left mp4 durations short
             cc.max_b_frames = 0
-        if self.encoder == "libx264":
+        if self._prores:  # every frame a keyframe: gop and B-frames mean nothing to it
+            cc.options = dict(_PRORES[2])
+        elif self.encoder == "libx264":
             cc.options = {"crf": str(crf), "preset": preset}
         else:
             cc.options = {"preset": _NVENC_PRESET[preset], "rc": "vbr", "cq": str(crf), "b": "0"}
@@ -897,7 +926,13 @@ class VideoFileSink:
                     dropped += 1
                 continue
             codec = s.codec_context.codec.canonical_name if s.codec_context is not None else "unknown"
-            if codec in supported and _muxer_accepts(self._out.format.name, s, firsts.get(s.index)):
+            to_pcm = self._prores and s.type == "audio" and not codec.startswith("pcm_")
+            if to_pcm:  # editors that take ProRes (DaVinci Resolve on Linux) may decode no AAC: PCM plays anywhere
+                out = self._out.add_stream("pcm_s24le", rate=s.codec_context.sample_rate)
+                out.layout = s.codec_context.layout.name
+                transcode = True
+                self.log(f"note: audio stream #{s.index} ({codec}) written as 24-bit PCM, as editors take it")
+            elif codec in supported and _muxer_accepts(self._out.format.name, s, firsts.get(s.index)):
                 out = self._out.add_stream_from_template(s)
                 transcode = False
             elif s.type == "audio":
@@ -978,7 +1013,7 @@ class VideoFileSink:
         if frame.duration > 0:
             self._durations[pts] = frame.duration
         try:
-            yuv = bgr_to_yuv420p(self._reformatter, image)
+            yuv = bgr_to_yuv420p(self._reformatter, image, self._pix_fmt)
             yuv.pts = pts
             yuv.time_base = self._tb
             self._pump(float(pts * self._tb))
@@ -1060,10 +1095,12 @@ class VideoFileSink:
                 ) from exc  # its errno: a folder run stops on a full disk
 
     def _transcode(self, p: _Passthrough, packet: Any) -> None:
-        """Decode a packet of an audio codec the container refuses and encode it as AAC."""
+        """Decode a packet of an audio codec the container refuses (or any, for ProRes) and encode it as AAC
+        (or PCM)."""
         rate = p.out.codec_context.sample_rate
         if p.resampler is None:
-            p.resampler = av.AudioResampler(format="fltp", layout=p.out.layout.name, rate=rate)
+            fmt = p.out.codec_context.codec.audio_formats[0].name  # AAC's fltp, PCM s24's s32
+            p.resampler = av.AudioResampler(format=fmt, layout=p.out.layout.name, rate=rate)
         for frame in packet.decode():
             if p.next_sample is None:
                 t = _ts_seconds(frame.pts, frame.time_base)

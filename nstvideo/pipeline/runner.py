@@ -335,8 +335,9 @@ def refuse_still(source: Any, inp: str | Path) -> None:
 
 
 def video_targets(
-    inp: str | Path, out: str | Path, *, overwrite: bool = False, skip_existing: bool = False, recursive: bool = False
-) -> list[tuple[Path, Path]]:
+    inp: str | Path, out: str | Path, *, overwrite: bool = False, skip_existing: bool = False, recursive: bool = False,
+    encoder: str = "auto",
+) -> list[tuple[Path, Path]]:  # fmt: skip
     """The (input, output) pairs of `file` on a folder: each video under its own name, in .mp4 unless it is an
     .mkv or .mov (whose container is kept), refused now, before a model loads, if any cannot be written.
     `recursive`: the subfolders' videos too, into the same subfolders of OUT. `out` ending in a slash is a folder
@@ -345,7 +346,7 @@ def video_targets(
 
     src, dst = Path(inp), Path(out)
     files = list_files(src, VIDEO_SUFFIXES, "video", "one file: nstvideo file IN OUT", recursive=recursive, exclude=dst)
-    targets = [(f, dst / video_output_name(f.relative_to(src))) for f in files]
+    targets = [(f, dst / video_output_name(f.relative_to(src), encoder)) for f in files]
     named_as_file = dst.suffix.lower() in VIDEO_SUFFIXES and not _ends_in_slash(out)
     return folder_targets(src, dst, targets, overwrite, skip_existing, named_as_file, "a video")
 
@@ -354,7 +355,7 @@ def _ends_in_slash(out: str | Path) -> bool:
     return isinstance(out, str) and out.endswith(("/", os.sep))
 
 
-def into_folder(inp: Path, out: str, video: bool) -> tuple[Path, bool]:
+def into_folder(inp: Path, out: str, video: bool, encoder: str = "auto") -> tuple[Path, bool]:
     """One input and OUT an existing folder, or a name ending in a slash (a folder made for it, inside an existing
     one): the output goes in it under the input's name, as a folder run names it. Returns the output's path and
     whether its folder is to be made (`output_folder`)."""
@@ -373,19 +374,20 @@ def into_folder(inp: Path, out: str, video: bool) -> tuple[Path, bool]:
                 f"folder name {folder.name[:40]}… is too long: names hold {NAME_MAX} bytes", "choose a shorter one"
             )
         check_parent(folder)
-    name = video_output_name(Path(inp.name)) if video else Path(inp.name)
+    name = video_output_name(Path(inp.name), encoder) if video else Path(inp.name)
     return folder / name, not is_dir
 
 
 def style_targets(
-    inp: Path, out: str, styles: list[Any], *, video: bool, overwrite: bool = False, skip_existing: bool = False
-) -> tuple[list[tuple[Any, Path]], bool]:
+    inp: Path, out: str, styles: list[Any], *, video: bool, overwrite: bool = False, skip_existing: bool = False,
+    encoder: str = "auto",
+) -> tuple[list[tuple[Any, Path]], bool]:  # fmt: skip
     """One input in several styles (`--style a,b` or `all`): into folder OUT, as `NAME-STYLE.EXT` each, so they
     sort together and compare side by side. Refused now, before a model loads, if any cannot be written. Returns
     the (style, output) pairs to do and whether OUT is to be made (`output_folder`)."""
     from nstvideo.errors import UsageError
 
-    first, new_folder = into_folder(inp, out, video)
+    first, new_folder = into_folder(inp, out, video, encoder)
     if first == Path(out):
         raise UsageError(
             f"{len(styles)} styles make {len(styles)} files, and {out} is not a folder",
@@ -441,16 +443,17 @@ def stylize_with_styles(
     return written
 
 
-def video_output_name(path: Path) -> Path:
-    """A video's output name: its own, in .mp4 unless it is an .mkv or .mov, whose container is kept (a suffix
-    that is no video's, as in `take.2024.06.01`, is part of the name)."""
-    from nstvideo.pipeline.media import CONTAINER_FORMATS
+def video_output_name(path: Path, encoder: str = "auto") -> Path:
+    """A video's output name: its own, in .mp4 (ProRes: .mov) unless it is an .mkv or .mov, whose container is
+    kept (a suffix that is no video's, as in `take.2024.06.01`, is part of the name)."""
+    from nstvideo.pipeline.media import CONTAINER_FORMATS, PRORES_CONTAINERS
     from nstvideo.pipeline.sources import VIDEO_SUFFIXES
 
+    kept, new = (PRORES_CONTAINERS, ".mov") if encoder == "prores" else (CONTAINER_FORMATS, ".mp4")
     suffix = path.suffix.lower()
-    if suffix in CONTAINER_FORMATS:
+    if suffix in kept:
         return path
-    return path.with_suffix(".mp4") if suffix in VIDEO_SUFFIXES else path.with_name(f"{path.name}.mp4")
+    return path.with_suffix(new) if suffix in VIDEO_SUFFIXES else path.with_name(f"{path.name}{new}")
 
 
 def stylize_videos(
