@@ -167,7 +167,10 @@ def styles(
             "or train one: nstvideo train --style-image painting.jpg --name mystyle --data photos/"
         )
         return
-    table = Table(title="nstvideo styles", caption="every field of one: nstvideo styles NAME")
+    table = Table(
+        title="nstvideo styles",
+        caption="every field of one: nstvideo styles NAME; all on your photo: nstvideo image PHOTO looks/ --style all",
+    )
     columns = ["name", "title", "artist", "arch", "size", "licence", "where"]
     if all(m.bundled for m in found):
         columns.remove("where")  # room for the rest on a narrow terminal
