@@ -152,6 +152,22 @@ def test_start_in_mpeg_ts_lands_on_its_frame(tmp_path: Path, start: float) -> No
         assert [read_index(f.image) for f in src.frames()] == [(round(start * 12) + i) % 28 for i in range(6)]
 
 
+def test_an_mpeg_ts_cut_off_mid_packet_is_said(tmp_path: Path) -> None:
+    # a TS has no index or length: FFmpeg reads a cut one as a shorter stream, without a word. Its fixed-size
+    # packets tell: a size no multiple of 188 (192, 204) bytes ends in the middle of one.
+    clip = make_clip(tmp_path / "in.ts", frames=48, fps=12, pattern="noise")
+    data = clip.read_bytes()
+    (tmp_path / "cut.ts").write_bytes(data[: len(data) * 3 // 4 + 101])
+    (tmp_path / "whole.ts").write_bytes(data[: len(data) // 188 // 2 * 188])  # cut at a packet: not to be told
+    with FileSource(clip) as whole, FileSource(tmp_path / "cut.ts") as cut, FileSource(tmp_path / "whole.ts") as half:
+        assert not whole.notes and not half.notes
+        assert cut.notes == [
+            "warning: cut.ts ends in the middle of an MPEG-TS packet: it was cut short (an unfinished download, "
+            "copy or recording); its video ends where the file does"
+        ]
+        assert 20 < sum(1 for _ in cut.frames()) < 48
+
+
 def test_start_beyond_end(tmp_path: Path) -> None:
     clip = make_clip(tmp_path / "in.mp4", frames=12, fps=12)
     with pytest.raises(InputError, match="beyond the end"):

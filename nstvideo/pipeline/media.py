@@ -328,6 +328,11 @@ class FileSource:
         if self._hdr is not None:
             self.notes.append(f"note: HDR video ({hdr.NAMES[trc]}); tone-mapped to SDR BT.709 (the nets and H.264 "
                               "output are SDR)")  # fmt: skip
+        if _ends_mid_packet(self.path, container.format.name):
+            self.notes.append(
+                f"warning: {Path(self.path).name} ends in the middle of an MPEG-TS packet: it was cut short (an "
+                "unfinished download, copy or recording); its video ends where the file does"
+            )
         self._interlaced = bool(first_frame.interlaced_frame)
         if self._interlaced:
             self.notes.append("note: interlaced video; deinterlaced (bwdif, one frame per frame)")
@@ -563,6 +568,19 @@ class FileSource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _ends_mid_packet(path: str | Path, format_name: str) -> bool:
+    """An MPEG-TS file is a run of fixed-size packets (188 bytes; 192 in Blu-ray/AVCHD .m2ts/.mts, 204 with
+    Reed-Solomon) and has no index or length to check a cut against: a size that is no multiple of any is a file cut
+    off at some byte, which FFmpeg reads as a shorter stream without a word."""
+    if format_name != "mpegts":
+        return False
+    try:
+        size = os.path.getsize(path)
+    except (OSError, TypeError, ValueError):  # a URL, a pipe
+        return False
+    return size > 0 and all(size % n for n in (188, 192, 204))
 
 
 def bgr_to_yuv420p(reformatter: VideoReformatter, image: np.ndarray, pix_fmt: str = "yuv420p") -> av.VideoFrame:
