@@ -1,7 +1,7 @@
 """Runtime speed: model fps on frames of common sizes, and the whole `file` pipeline on the demo clip.
 
 Usage: python bench/bench_runtime.py [--style mosaic] [--device auto] [--runs 20] [--file-size 360 ...]
-       [--clip-height 1080] [--file-batch 1 4]
+       [--clip-height 1080] [--file-batch 1 4] [--encoder auto prores]
 Prints markdown rows for bench/RESULTS.md (median of --runs after warm-up). --clip-height H runs the file pipeline
 on the demo clip scaled to H lines first (a 1080p source for "faster than real time at 1080p"); --file-size 0 is
 the clip's own size.
@@ -64,20 +64,22 @@ def scaled_clip(src: Path, height: int, dest: Path) -> Path:
     return dest
 
 
-def bench_file(style: str, device: str, size: str, clip: Path, batch: int) -> None:
+def bench_file(style: str, device: str, size: str, clip: Path, batch: int, encoder: str = "auto") -> None:
     with av.open(str(clip)) as c:
         v = c.streams.video[0]
         frames, seconds, dims = v.frames, float(c.duration or 0) / av.time_base, f"{v.width}x{v.height}"
     with tempfile.TemporaryDirectory() as d:
-        out = Path(d) / "out.mp4"
+        out = Path(d) / ("out.mov" if encoder == "prores" else "out.mp4")
         cmd = [sys.executable, "-m", "nstvideo", "-q", "file", str(clip), str(out), "--style", style,
-               "--device", device, "--size", size, "--batch-size", str(batch)]  # fmt: skip
+               "--device", device, "--size", size, "--batch-size", str(batch), "--encoder", encoder]  # fmt: skip
         t = time.perf_counter()
         subprocess.run(cmd, check=True)
         wall = time.perf_counter() - t
+        mb = out.stat().st_size / 1e6
     print(
         f"`nstvideo file` {clip.name} ({frames} frames, {dims}, {seconds:.0f} s) --size {size} --batch-size "
-        f"{batch}: {wall:.1f} s wall, {frames / wall:.1f} fps, {seconds / wall:.2f}x real time",
+        f"{batch} --encoder {encoder}: {wall:.1f} s wall, {frames / wall:.1f} fps, {seconds / wall:.2f}x real time, "
+        f"{mb:.1f} MB",
         flush=True,
     )
 
@@ -90,6 +92,7 @@ def main() -> None:
     ap.add_argument("--file-size", nargs="+", default=["360"], help="--size for the file benchmark (0: native)")
     ap.add_argument("--file-batch", nargs="+", type=int, default=[1], help="--batch-size for the file benchmark")
     ap.add_argument("--clip-height", type=int, default=0, help="scale the demo clip to this height first")
+    ap.add_argument("--encoder", nargs="+", default=["auto"], help="--encoder for the file benchmark")
     args = ap.parse_args()
     if args.runs:
         bench_model(args.style, args.device, args.runs)
@@ -100,7 +103,8 @@ def main() -> None:
             clip = scaled_clip(demo, args.clip_height, Path(d) / f"bunny-{args.clip_height}p.mp4")
         for size in args.file_size:
             for batch in args.file_batch:
-                bench_file(args.style, args.device, size, clip, batch)
+                for encoder in args.encoder:
+                    bench_file(args.style, args.device, size, clip, batch, encoder)
 
 
 if __name__ == "__main__":
