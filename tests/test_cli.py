@@ -325,6 +325,47 @@ def test_one_input_in_several_styles_to_compare_them(models_dir: Path, clips: Pa
     ] * 2
 
 
+def test_several_styles_that_would_share_a_file_or_fail_midway(models_dir: Path, clips: Path, tmp_path: Path) -> None:
+    from nstvideo.errors import ProcessingError
+    from nstvideo.pipeline import runner
+    from nstvideo.pipeline.models import resolve_style
+
+    (tmp_path / "retrained").mkdir()
+    shutil.copy(models_dir / "tiny.onnx", tmp_path / "retrained" / "tiny.onnx")  # its own name is tiny too
+    styles = f"tiny,{tmp_path / 'retrained' / 'tiny.onnx'}"
+    r = cli("image", clips / "photo.jpg", f"{tmp_path / 'looks'}/", "--models-dir", models_dir, "--style", styles)
+    assert_error(r, 2, "would both be written as photo-tiny.jpg")
+    assert not (tmp_path / "looks").exists()
+    (tmp_path / "my style,v2.onnx").write_bytes((models_dir / "tiny2.onnx").read_bytes())
+    r = cli(
+        "image", clips / "photo.jpg", f"{tmp_path / 'looks'}/", "--style", f"mosaic,{tmp_path / 'my style,v2.onnx'}"
+    )
+    _, hint = assert_error(r, 2, "not found")
+    assert "split at its commas" in hint
+    # a style that fails while working is named, with what was written
+    photo = cv2.imread(str(clips / "photo.jpg"))
+
+    class Broken:
+        def __init__(self, model: object) -> None:
+            self.model = model
+
+        def __enter__(self) -> Broken:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+        def __call__(self, frame: np.ndarray) -> np.ndarray:
+            if self.model.name == "tiny2":
+                raise RuntimeError("[ONNXRuntimeError] : 2 : INVALID_ARGUMENT")
+            return frame
+
+    targets = [(resolve_style(n, [models_dir]), tmp_path / f"p-{n}.png") for n in ("tiny", "tiny2")]
+    with pytest.raises(ProcessingError, match=r"style tiny2: failed while working: RuntimeError.*; 1 of 2 styles"):
+        runner.stylize_with_styles(clips / "photo.jpg", targets, Broken, video=False, photo=photo)
+    assert (tmp_path / "p-tiny.png").is_file() and not (tmp_path / "p-tiny2.png").exists()
+
+
 def test_image_output_size_sets_the_short_side(models_dir: Path, clips: Path, out_dir: Path) -> None:
     r = stylise(models_dir, "image", clips / "photo.jpg", out_dir / "small.png", "--output-size", "32")
     assert_ok(r)

@@ -324,6 +324,30 @@ def test_prores_for_editors_is_10_bit_422_hq_with_pcm_audio(tmp_path: Path) -> N
     assert abs((after - before).mean()) < 0.3 and np.abs(after - before).mean() < 1.5  # measured: 0.08, 0.94
     with pytest.raises(UsageError, match=r"ProRes cannot go in \.mp4"):
         check_encode_options("o.mp4", "prores", 18, "medium")
+    with pytest.raises(UsageError, match="unsupported output container") as refused:
+        check_encode_options("o.webm", "prores", 18, "medium")
+    assert refused.value.hint == "name the output .mov or .mkv"
+
+
+@pytest.mark.parametrize(("audio", "suffix", "written"), [
+    ("pcm_s16le", ".mov", "pcm_s16le"),  # PCM as it is, bit-exact
+    ("pcm_mulaw", ".mkv", "pcm_s24le"),  # PCM that Matroska cannot hold: as 24-bit PCM too, not AAC
+])  # fmt: skip
+def test_prores_keeps_pcm_audio_that_fits(tmp_path: Path, audio: str, suffix: str, written: str) -> None:
+    clip = make_clip(tmp_path / "in.mov", frames=6, fps=12, audio=audio)
+    out = tmp_path / f"out{suffix}"
+    transcode(clip, out, encoder="prores")
+    with av.open(str(out)) as c, av.open(str(clip)) as a:
+        assert c.streams.audio[0].codec_context.name == written
+        got, want = (sum(f.samples for f in x.decode(audio=0)) for x in (c, a))
+        assert got == want
+    if written == audio:
+        assert _audio_bytes(out) == _audio_bytes(clip)
+
+
+def _audio_bytes(path: Path) -> bytes:
+    with av.open(str(path)) as c:
+        return b"".join(bytes(p) for p in c.demux(c.streams.audio[0]) if p.size)
 
 
 def test_non_square_pixels_become_square(tmp_path: Path) -> None:

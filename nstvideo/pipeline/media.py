@@ -650,7 +650,8 @@ def check_encode_options(path: str | Path, encoder: str, crf: int, preset: str) 
     if suffix not in CONTAINER_FORMATS:
         raise UsageError(
             f"unsupported output container {suffix or '(no suffix)'} for {path}",
-            "name the output .mp4, .mkv or .mov" + ("" if suffix else f", or write {path}/ for a folder"),
+            ("name the output .mov or .mkv" if encoder == "prores" else "name the output .mp4, .mkv or .mov")
+            + ("" if suffix else f", or write {path}/ for a folder"),
         )
     if not 0 <= int(crf) <= 51:
         raise UsageError(f"crf {crf} is out of range", "give --crf between 0 (lossless) and 51 (worst)")
@@ -944,13 +945,14 @@ class VideoFileSink:
                     dropped += 1
                 continue
             codec = s.codec_context.codec.canonical_name if s.codec_context is not None else "unknown"
-            to_pcm = self._prores and s.type == "audio" and not codec.startswith("pcm_")
+            copies = codec in supported and _muxer_accepts(self._out.format.name, s, firsts.get(s.index))
+            to_pcm = self._prores and s.type == "audio" and not (codec.startswith("pcm_") and copies)
             if to_pcm:  # editors that take ProRes (DaVinci Resolve on Linux) may decode no AAC: PCM plays anywhere
                 out = self._out.add_stream("pcm_s24le", rate=s.codec_context.sample_rate)
                 out.layout = s.codec_context.layout.name
                 transcode = True
                 self.log(f"note: audio stream #{s.index} ({codec}) written as 24-bit PCM, as editors take it")
-            elif codec in supported and _muxer_accepts(self._out.format.name, s, firsts.get(s.index)):
+            elif copies:
                 out = self._out.add_stream_from_template(s)
                 transcode = False
             elif s.type == "audio":

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from nstvideo.errors import ModelError, StyleNotFoundError, UsageError, one_line
+from nstvideo.errors import ModelError, NstError, StyleNotFoundError, UsageError, one_line
 from nstvideo.pipeline.sources import IMAGE_SUFFIXES
 
 ENV_VAR = "NSTVIDEO_MODELS"
@@ -240,7 +240,15 @@ def resolve_styles(style: str, models_dirs: Sequence[str | Path] = ()) -> list[S
         return models
     models: list[StyleModel] = []
     for name in (n.strip() for n in style.split(",")):
-        if name and (m := resolve_style(name, models_dirs)).path.resolve() not in {x.path.resolve() for x in models}:
+        try:
+            m = resolve_style(name, models_dirs) if name else None
+        except NstError as exc:
+            if "/" not in style and os.sep not in style:
+                raise
+            # a path with a comma in it was split too: say so
+            split = f"--style {style!r} was read as a list, split at its commas"
+            raise type(exc)(exc.message, f"{exc.hint}; {split}" if exc.hint else split) from None
+        if m is not None and m.path.resolve() not in {x.path.resolve() for x in models}:
             models.append(m)
     if not models:
         raise StyleNotFoundError(f"--style {style!r} names no style", "give names separated by commas, or all")

@@ -389,12 +389,26 @@ def style_targets(
 
     first, new_folder = into_folder(inp, out, video, encoder)
     if first == Path(out):
+        named = video_output_name(Path(inp.name), encoder) if video else Path(inp.name)
         raise UsageError(
             f"{len(styles)} styles make {len(styles)} files, and {out} is not a folder",
-            f"give a folder as OUT, e.g. {Path(out).stem or 'styles'}/ (made if missing), to get {first.stem}-STYLE "
-            "files in it",
+            f"give a folder as OUT, e.g. {Path(out).with_suffix('')}/ (made if missing), to get {named.stem}-STYLE"
+            f"{named.suffix} files in it",
         )
     targets = [(m, first.with_name(f"{first.stem}-{_file_safe(m.name)}{first.suffix}")) for m in styles]
+    seen: dict[str, Any] = {}
+    for m, t in targets:
+        if len(os.fsencode(t.name)) > NAME_MAX:
+            raise OutputError(
+                f"style {m.name[:40]}…'s output would be named in {len(os.fsencode(t.name))} bytes; file names hold "
+                f"{NAME_MAX}",
+                "give that style on its own, with OUT a file name",
+            )
+        if (twin := seen.setdefault(t.name.lower(), m)) is not m:  # two files whose styles share a name
+            raise OutputError(
+                f"styles {twin.name} ({twin.path}) and {m.name} ({m.path}) would both be written as {t.name}",
+                "give one of them on its own, or rename one (nstvideo export/import --name)",
+            )
     there = [t for _, t in targets if skip_existing and t.is_file()]
     if there:
         log.info("%d of %d already there in %s: skipped (--skip-existing)", len(there), len(targets), first.parent)
@@ -422,13 +436,24 @@ def stylize_with_styles(
     def done() -> str:
         return f"{written} of {plural(len(targets), 'style')} written"
 
+    def failed(model: Any, exc: Exception) -> NstError:  # after some were written, the run failed while working
+        error = as_processing_error(exc)
+        kind = ProcessingError if written else type(error)
+        return kind(f"style {model.name}: {error.message}; {done()}", error.hint)
+
     with interruptible() as stop:
         for i, (model, t) in enumerate(targets, start=1):
             if stop.event.is_set():
                 raise Interrupted(stop.signum or signal.SIGINT, done())
             log.info("style %d of %d: %s", i, len(targets), model.name)
             try:
-                with make_stylizer(model) as stylizer:
+                stylizer = make_stylizer(model)
+            except NstError as exc:
+                if i == 1:  # a bad option (--size, --device) is no one style's: said as it is
+                    raise
+                raise failed(model, exc) from exc
+            try:
+                with stylizer:
                     if video:
                         stylize_file(str(inp), str(t), stylizer, overwrite=overwrite, stop=stop, **options)
                     else:
@@ -437,9 +462,8 @@ def stylize_with_styles(
                 written += 1
             except Interrupted as exc:
                 raise Interrupted(exc.exit_code - 128, f"{done()}; {t.name}'s partial output removed") from exc
-            except NstError as exc:  # after some were written, the run failed while working (exit 1)
-                kind = ProcessingError if written else type(exc)
-                raise kind(f"style {model.name}: {exc.message}; {done()}", exc.hint) from exc
+            except Exception as exc:
+                raise failed(model, exc) from exc
     return written
 
 
