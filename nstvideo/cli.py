@@ -33,7 +33,12 @@ log = logging.getLogger("nstvideo")
 SHOW_ORDER = ["style", "title", "artist", "style_image", "style_source", "style_licence", "architecture",
               "recommended_size", "loss_network", "loss_network_weights", "recipe", "iterations", "image_size", "data",
               "trained_on", "precision", "train_seconds", "exported", "format_version"]  # fmt: skip
-Style = Annotated[str, typer.Option("--style", "-s", help="Style name (see `nstvideo styles`) or path to an .onnx.")]
+Style = Annotated[
+    str,
+    typer.Option(
+        "--style", "-s", help="Style name (see `nstvideo styles`) or .onnx path; several (a,b or all): OUT a folder."
+    ),
+]
 Size = Annotated[
     int | None,
     typer.Option(help="Processing short side in pixels (default: the style's recommended size; 0: native)."),
@@ -302,7 +307,7 @@ def file(
     recursive: Recursive = False,
     models_dir: ModelsDir = None,
 ) -> None:
-    """Stylise a video file to H.264, keeping audio, subtitles and timing.
+    """Stylise a video file to H.264 (or ProRes), keeping audio, subtitles and timing.
 
     IN a folder: every video directly in it (-r: in its subfolders too) into folder OUT, under its own name (.mkv
     and .mov kept, others as .mp4), the model loaded once; one that cannot be read is skipped with a warning (exit
