@@ -67,9 +67,10 @@ def test_bundled_styles_obey_the_contract():
     for m in bundled:
         assert m.get("loss_network_weights"), f"{m.name} must say where its loss network came from"
         assert m.licence != "unknown" or m.name == "mosaic"
-    # the folder travels with every GPU call (64 MiB in all): fp16 weights keep each full net near 3.4 MB
+    # the folder travels with every GPU call (64 MiB in all; bench/gpu/prepare_runtime.py sizes the wheel parts to
+    # what the checkout leaves): fp16 weights keep each full net near 3.5 MB, a lite net 0.6 MB
     sizes = [m.path.stat().st_size for m in bundled]
-    assert sum(sizes) <= 30e6
+    assert sum(sizes) <= 32e6
     assert all(size < 4e6 for size in sizes)
 
 
