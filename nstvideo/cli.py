@@ -310,8 +310,9 @@ def file(
     """Stylise a video file to H.264 (or ProRes), keeping audio, subtitles and timing.
 
     IN a folder: every video directly in it (-r: in its subfolders too) into folder OUT, under its own name (.mkv
-    and .mov kept, others as .mp4), the model loaded once; one that cannot be read is skipped with a warning (exit
-    1 at the end). One video and OUT a folder: the output goes in it under that name.
+    and .mov kept, others as .mp4, or .mov with --encoder prores), the model loaded once; one that cannot be read
+    is skipped with a warning (exit 1 at the end). One video and OUT a folder: the output goes in it under that
+    name.
     """
     if style_image is not None:
         raise UsageError(
@@ -369,10 +370,10 @@ def file(
         log.info("%s is there already: skipped (--skip-existing)", out)
         return
     check_output(inp, out, overwrite, parent_made=new_folder)
-    check_encode_options(out, encoder, crf, preset)
+    check_encode_options(out, encoder, crf, preset, folder_hint=True)
     check_batch_size(batch_size)
     s = _stylizer(style, size, output_size, strength, preserve_color, device, models_dir, smooth)
-    with output_folder(out.parent) if new_folder else contextlib.nullcontext():
+    with output_folder(out.parent):  # made if new_folder (and removed if left empty); else there already
         stylize_file(str(inp), str(out), s, overwrite=overwrite, **options)
 
 
@@ -386,14 +387,14 @@ def _in_styles(inp: Path, out: str, style: str, video: bool, overwrite: bool, sk
 
     check_strength(settings[2])
     models = resolve_styles(style, models_dir or ())
-    targets, new_folder = style_targets(
+    targets, _ = style_targets(  # OUT, if new, is made below
         inp, out, models, video=video, overwrite=overwrite, skip_existing=skip_existing,
         encoder=options.get("encoder", "auto"),
     )  # fmt: skip
     if not targets:
         log.info("every style's output is there already: nothing to do (--skip-existing)")
         return
-    with output_folder(targets[0][1].parent) if new_folder else contextlib.nullcontext():
+    with output_folder(targets[0][1].parent):  # made if new_folder (and removed if left empty)
         stylize_with_styles(inp, targets, lambda m: _stylizer(m, *settings), video=video, overwrite=overwrite,
                             **options)  # fmt: skip
 

@@ -317,6 +317,7 @@ def test_one_input_in_several_styles_to_compare_them(models_dir: Path, clips: Pa
     _, hint = assert_error(several("image", clips / "photo.jpg", tmp_path / "one.jpg", "tiny,tiny2"), 2, "not a folder")
     assert "one/" in hint
     assert_error(several("image", clips, tmp_path / "new", "tiny,tiny2"), 2, "one photo, not a directory")
+    assert_error(several("image", clips / "photo.jpg", tmp_path / "new/", "tiny," + "a" * 300), 2, "unknown style")
     assert not (tmp_path / "new").exists()
     r = several("file", clips / "aac.mp4", f"{tmp_path / 'clips'}/", "tiny,tiny2", "--preset", "ultrafast")
     assert_ok(r)
@@ -554,7 +555,7 @@ def test_recursive_folder_runs_keep_the_subfolders(models_dir: Path, tmp_path: P
     # a card or a project folder: clips in day folders. The tree comes out as it went in; a dot folder (macOS's
     # .Trashes on a card) is passed over, and OUT inside IN is not read as input on the next run
     src = tmp_path / "card"
-    for rel in ("day1/a.mp4", "day1/cam/b.mov", "day2/c.avi", ".Trashes/old.mp4"):
+    for rel in ("day1/a.mp4", "day1/cam/b.mov", "day2/c.avi", ".Trashes/old.mp4", "$RECYCLE.BIN/S-1-5/$R1.mp4"):
         (src / rel).parent.mkdir(parents=True, exist_ok=True)
         make_clip(src / rel, frames=3, codec="mpeg4" if rel.endswith(".avi") else "libx264")
     out = src / "styled"
@@ -657,7 +658,7 @@ def test_one_input_into_a_folder_keeps_its_name(models_dir: Path, clips: Path, t
     assert (tmp_path / "new" / "take.mp4").is_file()
     assert_error(stylise(models_dir, "file", tmp_path / "take.avi", f"{tmp_path / 'no' / 'new'}/"), 2, "does not exist")
     assert_error(stylise(models_dir, "image", tmp_path / "still.png", f"{tmp_path / 'still.png'}/"), 2, "is a file")
-    assert_error(stylise(models_dir, "image", tmp_path / "still.png", f"{tmp_path / ('L' * 300)}/"), 2, "too long")
+    assert_error(stylise(models_dir, "image", tmp_path / "still.png", f"{tmp_path / ('L' * 300)}/"), 2, "bytes long")
     assert_error(stylise(models_dir, "image", tmp_path / "still.png", f"{tmp_path / 'no' / 'new'}/"), 2, "not exist")
     for empty in (("", there), (tmp_path / "still.png", "")):  # an unset variable: not "the current folder"
         assert_error(stylise(models_dir, "image", *empty), 2, "is empty")
@@ -669,9 +670,9 @@ def test_one_input_into_a_folder_keeps_its_name(models_dir: Path, clips: Path, t
     shutil.copy(tmp_path / "take.avi", tmp_path / "clips")
     assert_ok(stylise(models_dir, "file", tmp_path / "clips", f"{tmp_path / 'styled.mp4'}/", "--preset", "ultrafast"))
     assert (tmp_path / "styled.mp4" / "take.mp4").is_file()
-    # a folder made for an output that then fails is removed
-    (tmp_path / "bad.mp4").write_bytes(b"\0" * 64)
-    assert_error(stylise(models_dir, "file", tmp_path / "bad.mp4", f"{tmp_path / 'gone'}/"), 2)
+    # a folder made for an output that then fails is removed (an image's is made before the style is read)
+    assert_error(cli("image", tmp_path / "still.png", f"{tmp_path / 'gone'}/", "--style", "nosuch"), 2, "nosuch")
+    assert not (tmp_path / "gone").exists()
     broken = tmp_path / "cut.mkv"
     make_truncated(make_clip(tmp_path / "long.mkv", frames=48, pattern="noise"), broken)
     assert_error(stylise(models_dir, "file", broken, f"{tmp_path / 'gone'}/", "--preset", "ultrafast"), 1)
@@ -711,6 +712,7 @@ def test_file_on_a_folder_refuses_before_any_work(models_dir: Path, tmp_path: Pa
     assert (tmp_path / "o" / "take.mp4").read_bytes() == b"earlier"
     assert_error(stylise(models_dir, "file", src, tmp_path / "p", "--crf", "60"), 2, "crf")
     assert_error(stylise(models_dir, "file", src, tmp_path / "p", "--start", "-1"), 2, "start")  # not per video
+    assert_error(stylise(models_dir, "file", src, tmp_path / ("p" * 300)), 2, "bytes long")
     assert not (tmp_path / "p").exists()
 
 

@@ -48,7 +48,7 @@ __all__ = [
     "VideoFileSink",
     "VideoInfo",
     "available_h264_encoders",
-    "bgr_to_yuv420p",
+    "bgr_to_yuv",
 ]
 
 #: Output file suffix -> FFmpeg muxer name.
@@ -583,7 +583,7 @@ def _ends_mid_packet(path: str | Path, format_name: str) -> bool:
     return size > 0 and all(size % n for n in (188, 192, 204))
 
 
-def bgr_to_yuv420p(reformatter: VideoReformatter, image: np.ndarray, pix_fmt: str = "yuv420p") -> av.VideoFrame:
+def bgr_to_yuv(reformatter: VideoReformatter, image: np.ndarray, pix_fmt: str = "yuv420p") -> av.VideoFrame:
     """A full-range BGR image (even sides) as what our encoders take: yuv420p (ProRes: yuv422p10le), BT.709,
     limited range, tagged so."""
     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
@@ -636,8 +636,9 @@ def prores_available() -> bool:
     return _encoder_opens(_PRORES[0], _PRORES[1])
 
 
-def check_encode_options(path: str | Path, encoder: str, crf: int, preset: str) -> str:
-    """Refuse a bad container, crf, preset or encoder before any work starts; returns the encoder to use."""
+def check_encode_options(path: str | Path, encoder: str, crf: int, preset: str, folder_hint: bool = False) -> str:
+    """Refuse a bad container, crf, preset or encoder before any work starts; returns the encoder to use.
+    `folder_hint`: OUT may also be a folder (`file`), so a name with no suffix is told about `NAME/`."""
     suffix = Path(path).suffix.lower()
     if encoder == "prores" and suffix in CONTAINER_FORMATS:
         if suffix not in PRORES_CONTAINERS:
@@ -651,7 +652,7 @@ def check_encode_options(path: str | Path, encoder: str, crf: int, preset: str) 
         raise UsageError(
             f"unsupported output container {suffix or '(no suffix)'} for {path}",
             ("name the output .mov or .mkv" if encoder == "prores" else "name the output .mp4, .mkv or .mov")
-            + ("" if suffix else f", or write {path}/ for a folder"),
+            + ("" if suffix or not folder_hint else f", or write {path}/ for a folder"),
         )
     if not 0 <= int(crf) <= 51:
         raise UsageError(f"crf {crf} is out of range", "give --crf between 0 (lossless) and 51 (worst)")
@@ -843,8 +844,8 @@ class VideoFileSink:
         self.encoder = check_encode_options(self.path, encoder, crf, preset)
         self._prores = self.encoder == _PRORES[0]
         self._pix_fmt = _PRORES[1] if self._prores else "yuv420p"
-        if self._prores:
-            log(f"encoding ProRes 422 HQ (10-bit 4:2:2) with {self.encoder}; audio as 24-bit PCM")
+        if self._prores:  # how each audio stream goes in is said as it is added
+            log(f"encoding ProRes 422 HQ (10-bit 4:2:2) with {self.encoder}")
         else:
             log(f"encoding H.264 with {self.encoder} (crf {crf}, preset {preset})")
         # 4:2:0 halves both sides' chroma, 4:2:2 the width's only
@@ -1033,7 +1034,7 @@ class VideoFileSink:
         if frame.duration > 0:
             self._durations[pts] = frame.duration
         try:
-            yuv = bgr_to_yuv420p(self._reformatter, image, self._pix_fmt)
+            yuv = bgr_to_yuv(self._reformatter, image, self._pix_fmt)
             yuv.pts = pts
             yuv.time_base = self._tb
             self._pump(float(pts * self._tb))

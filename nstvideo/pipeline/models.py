@@ -119,7 +119,7 @@ def _read(path: str, mtime: float, bundled: bool) -> StyleModel:  # noqa: ARG001
 def read_model(path: str | Path, bundled: bool = False) -> StyleModel:
     """Load a style's metadata, refusing files that break the contract."""
     p = Path(path)
-    if not p.is_file():
+    if not os.path.isfile(p):  # also a name too long to be one (is_file raises)
         raise StyleNotFoundError(f"style model {p} not found", "check the path, or run `nstvideo styles`")
     return _read(str(p.resolve()), p.stat().st_mtime, bundled)
 
@@ -185,7 +185,7 @@ def resolve_style(style: str | Path, models_dirs: Sequence[str | Path] = ()) -> 
             f"for any painting use --style-image {text} (image, keyframe: one frame, slow), or train it: "
             f"nstvideo train --style-image {text} --name NAME --data PHOTOS/",
         )
-    if text.endswith(".onnx") or os.sep in text or Path(text).is_file():
+    if text.endswith(".onnx") or os.sep in text or os.path.isfile(text):
         return read_model(text)
     styles = list_styles(models_dirs)
     for m in styles:
@@ -196,7 +196,7 @@ def resolve_style(style: str | Path, models_dirs: Sequence[str | Path] = ()) -> 
             return m
     # A file called NAME.onnx is that style too (its metadata may name it otherwise); a broken one says why.
     for d in model_dirs(models_dirs):
-        if (d / f"{text}.onnx").is_file():
+        if os.path.isfile(d / f"{text}.onnx"):  # no raise on a name too long to be a file
             return read_model(d / f"{text}.onnx", bundled=d == bundled_dir())
     names = [m.name for m in styles]
     if not names:
@@ -225,7 +225,7 @@ def resolve_style(style: str | Path, models_dirs: Sequence[str | Path] = ()) -> 
 
 def is_style_list(style: str) -> bool:
     """`--style a,b,c` or `--style all`: several styles (a path to one .onnx file is one, commas and all)."""
-    return (style.strip().lower() == "all" or "," in style) and not Path(style).is_file()
+    return (style.strip().lower() == "all" or "," in style) and not os.path.isfile(style)  # no raise on long names
 
 
 def resolve_styles(style: str, models_dirs: Sequence[str | Path] = ()) -> list[StyleModel]:
@@ -234,17 +234,17 @@ def resolve_styles(style: str, models_dirs: Sequence[str | Path] = ()) -> list[S
     if not is_style_list(style):
         return [resolve_style(style, models_dirs)]
     if style.strip().lower() == "all":
-        models = list_styles(models_dirs)
-        if not models:
+        everything = list_styles(models_dirs)
+        if not everything:
             resolve_style("all", models_dirs)  # raises: no styles installed, and what to do
-        return models
+        return everything
     models: list[StyleModel] = []
     for name in (n.strip() for n in style.split(",")):
         try:
             m = resolve_style(name, models_dirs) if name else None
         except NstError as exc:
-            if "/" not in style and os.sep not in style:
-                raise
+            if not ("/" in name or os.sep in name) or name.endswith(".onnx"):
+                raise  # not a path cut short by a comma
             # a path with a comma in it was split too: say so
             split = f"--style {style!r} was read as a list, split at its commas"
             raise type(exc)(exc.message, f"{exc.hint}; {split}" if exc.hint else split) from None

@@ -16,11 +16,7 @@ def check_output(inp: Path | None, out: Path, overwrite: bool, parent_made: bool
     """Refuse an output that equals the input, exists without --overwrite, or has no writable dir. `parent_made`:
     `out`'s folder will be made, inside a folder that must exist and be writable."""
     out = Path(out)
-    if len(os.fsencode(out.name)) > NAME_MAX:
-        raise OutputError(
-            f"output name {out.name[:40]}… is {len(os.fsencode(out.name))} bytes long; file names hold {NAME_MAX}",
-            "choose a shorter name",
-        )
+    check_name_fits(out.name, f"output name {out.name[:40]}…")
     if inp is not None and _same_file(Path(inp), out):
         raise OutputError(f"output {out} is the input file", "choose another output path; inputs are never overwritten")
     if out.is_dir():
@@ -49,6 +45,15 @@ def _same_file(a: Path, b: Path) -> bool:
 
 #: Bytes in one file name on Linux, macOS and Windows filesystems.
 NAME_MAX = 255
+
+
+def check_name_fits(name: str, what: str = "", hint: str = "choose a shorter name") -> None:
+    """A name longer than file systems hold is refused, saying what it is (`what`: whose output, which folder;
+    default: the name's start) and how to fix it; the system's own error (ENAMETOOLONG) would come later, mid-run,
+    or as a crash."""
+    if (size := len(os.fsencode(name))) > NAME_MAX:
+        what = what or f"name {name[:40]}…"
+        raise OutputError(f"{what} is {size} bytes long; file names hold {NAME_MAX}", hint)
 
 
 #: Temp files made and not yet renamed into place or removed: what a hard stop (runner.StopFlag) deletes.

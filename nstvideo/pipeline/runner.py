@@ -18,7 +18,7 @@ from typing import Any
 from nstvideo.entry import STOP_SIGNALS
 from nstvideo.errors import Interrupted, NstError, OutputError, ProcessingError
 from nstvideo.pipeline import outputs
-from nstvideo.pipeline.outputs import NAME_MAX, check_output, check_parent, remove_unfinished
+from nstvideo.pipeline.outputs import check_name_fits, check_output, check_parent, remove_unfinished
 
 log = logging.getLogger("nstvideo")
 
@@ -369,13 +369,9 @@ def into_folder(inp: Path, out: str, video: bool, encoder: str = "auto") -> tupl
                 f"output {out} names a folder, but {folder} is a file",
                 f"name another folder, or drop the {out[-1]} to name a file",
             )
-        if len(os.fsencode(folder.name)) > NAME_MAX:
-            raise OutputError(
-                f"folder name {folder.name[:40]}… is too long: names hold {NAME_MAX} bytes", "choose a shorter one"
-            )
+        check_name_fits(folder.name, f"folder name {folder.name[:40]}…")
         check_parent(folder)
-    name = video_output_name(Path(inp.name), encoder) if video else Path(inp.name)
-    return folder / name, not is_dir
+    return folder / output_name(inp, video, encoder), not is_dir
 
 
 def style_targets(
@@ -389,7 +385,7 @@ def style_targets(
 
     first, new_folder = into_folder(inp, out, video, encoder)
     if first == Path(out):
-        named = video_output_name(Path(inp.name), encoder) if video else Path(inp.name)
+        named = output_name(inp, video, encoder)
         raise UsageError(
             f"{len(styles)} styles make {len(styles)} files, and {out} is not a folder",
             f"give a folder as OUT, e.g. {Path(out).with_suffix('')}/ (made if missing), to get {named.stem}-STYLE"
@@ -398,12 +394,7 @@ def style_targets(
     targets = [(m, first.with_name(f"{first.stem}-{_file_safe(m.name)}{first.suffix}")) for m in styles]
     seen: dict[str, Any] = {}
     for m, t in targets:
-        if len(os.fsencode(t.name)) > NAME_MAX:
-            raise OutputError(
-                f"style {m.name[:40]}…'s output would be named in {len(os.fsencode(t.name))} bytes; file names hold "
-                f"{NAME_MAX}",
-                "give that style on its own, with OUT a file name",
-            )
+        check_name_fits(t.name, f"style {m.name[:40]}'s output name", "give that style alone, with OUT a file name")
         if (twin := seen.setdefault(t.name.lower(), m)) is not m:  # two files whose styles share a name
             raise OutputError(
                 f"styles {twin.name} ({twin.path}) and {m.name} ({m.path}) would both be written as {t.name}",
@@ -477,12 +468,18 @@ def video_output_name(path: Path, encoder: str = "auto") -> Path:
     suffix = path.suffix.lower()
     if suffix in kept:
         return path
-    return path.with_suffix(new) if suffix in VIDEO_SUFFIXES else path.with_name(f"{path.name}{new}")
+    replaced = suffix in VIDEO_SUFFIXES or suffix in (".gif", ".apng", ".webp")  # animations are videos too
+    return path.with_suffix(new) if replaced else path.with_name(f"{path.name}{new}")
+
+
+def output_name(inp: Path, video: bool, encoder: str = "auto") -> Path:
+    """The name one input's output gets in a folder: a video's as video_output_name says, an image's its own."""
+    return video_output_name(Path(inp.name), encoder) if video else Path(inp.name)
 
 
 def stylize_videos(
     inp: str | Path, out: str | Path, stylizer: Any, *, overwrite: bool = False, skip_existing: bool = False,
-    targets: list[tuple[Path, Path]] | None = None, **options: Any,
+    targets: list[tuple[Path, Path]] | None = None, recursive: bool = False, **options: Any,
 ) -> int:  # fmt: skip
     """Every video of folder `inp` into folder `out`, the model loaded once; returns the number written.
 
@@ -494,7 +491,8 @@ def stylize_videos(
     from nstvideo.errors import InputError, UsageError
 
     if targets is None:
-        targets = video_targets(inp, out, overwrite=overwrite, skip_existing=skip_existing)
+        targets = video_targets(inp, out, overwrite=overwrite, skip_existing=skip_existing, recursive=recursive,
+                                encoder=options.get("encoder", "auto"))  # fmt: skip
     src, dst = Path(inp), Path(out)
     failed: list[str] = []
     written = 0
@@ -553,6 +551,8 @@ def output_folder(dst: Path) -> Iterator[Callable[[Path], None]]:
                 try:
                     d.mkdir()
                 except OSError as exc:
+                    if isinstance(exc, FileExistsError) and d.is_dir():  # made meanwhile (another run into OUT)
+                        continue
                     why = f"cannot create output directory {d}: {exc.strerror}"
                     raise OutputError(why, "choose another OUT") from exc
                 made.append(d)
@@ -621,6 +621,7 @@ def folder_targets(
     file or a missing link where its subfolder goes), two outputs on one name, outputs there already without
     --overwrite or --skip-existing — so a run never stops halfway on what could be known at its start.
     `named_as_file`: OUT, not yet there, is named like one output. Returns the pairs to do."""
+    check_name_fits(dst.name, f"output folder name {dst.name[:40]}…")  # before the system is asked about it
     if dst.exists() and not dst.is_dir():
         raise OutputError(f"output {dst} is a file but the input is a directory", "give a directory as OUT")
     if not dst.exists() and named_as_file:
@@ -635,18 +636,21 @@ def folder_targets(
     else:
         check_parent(dst)
     _check_names(src, dst, targets)
-    inputs = {_identity(f): f for f, _ in targets}
+    from nstvideo.pipeline.sources import identity
+
+    inputs = {identity(f): f for f, _ in targets}
+    inputs.pop(None, None)  # a file the system cannot identify is never taken for another
     for f, t in targets:
         name = f.relative_to(src)
+        _check_subfolders(dst, t, name)  # first: a folder that cannot be searched says so, not t.is_dir()
         if t.is_dir():
             raise OutputError(f"output {t} (of {name}) is a directory", "move it away, or choose another OUT")
-        if t.exists() and (same := inputs.get(_identity(t))) is not None:  # by its name or through a link
+        if t.exists() and (same := inputs.get(identity(t) or ())) is not None:  # by its name or through a link
             if same == f:
                 raise OutputError(f"output {t} is the input {name} (a link to it)", "choose another OUT")
             raise OutputError(
                 f"output {t} (of {name}) would be the input {same.relative_to(src)}", "choose an OUT outside IN"
             )
-        _check_subfolders(dst, t, name)
     existing = [(f, t) for f, t in targets if t.exists() or t.is_symlink()]
     if existing and skip_existing:
         log.info("%s of %d already written in %s: skipped (--skip-existing)", len(existing), len(targets), dst)
@@ -668,12 +672,7 @@ def _check_names(src: Path, dst: Path, targets: list[tuple[Path, Path]]) -> None
     folders = {str(d).lower() for _, t in targets for d in t.relative_to(dst).parents}
     for f, t in targets:
         name, out = f.relative_to(src), t.relative_to(dst)
-        if len(os.fsencode(t.name)) > NAME_MAX:
-            raise OutputError(
-                f"the output of {str(name)[:40]}… would be named {t.suffix} in {len(os.fsencode(t.name))} bytes; "
-                f"file names hold {NAME_MAX}",
-                "rename that input",
-            )
+        check_name_fits(t.name, f"the output name of {str(name)[:40]}… ({t.suffix})", "rename that input")
         if str(out).lower() in folders:
             raise OutputError(f"the output of {name} would be named {out}, as a folder of outputs", "rename that input")
         if (twin := seen.setdefault(str(out).lower(), f)) is f:
@@ -693,17 +692,12 @@ def _check_subfolders(dst: Path, t: Path, name: Path) -> None:
     that exists is writable (the others are made in it)."""
     for d in [dst / d for d in t.relative_to(dst).parents][:-1]:  # deepest first, OUT itself checked already
         if d.is_dir():
-            if not os.access(d, os.W_OK):
+            if not os.access(d, os.W_OK | os.X_OK):
                 raise OutputError(f"output directory {d} (for {name}) is not writable", "check its permissions")
             return
         if d.exists() or d.is_symlink():
             what = "a file" if d.exists() else "a link to nothing"
             raise OutputError(f"{d}, where {name}'s output goes, is {what}", "move it away, or choose another OUT")
-
-
-def _identity(path: Path) -> tuple[int, int]:
-    st = path.stat()
-    return st.st_dev, st.st_ino
 
 
 def stylize_images(

@@ -382,7 +382,7 @@ class StreamSink:
 
     def send(self, image: np.ndarray, t: float) -> None:
         """Encode and send one BGR frame captured `t` seconds after the stream started."""
-        from nstvideo.pipeline.media import bgr_to_yuv420p
+        from nstvideo.pipeline.media import bgr_to_yuv
 
         av = self._av
         if self._pad != (self.width, self.height):
@@ -391,7 +391,7 @@ class StreamSink:
             )
         pts = max(int(round(t * 1000)), self._last_pts + 1)
         self._last_pts = pts
-        yuv = bgr_to_yuv420p(self._reformatter, image)
+        yuv = bgr_to_yuv(self._reformatter, image)
         yuv.pts = pts
         yuv.time_base = Fraction(1, 1000)
         try:

@@ -24,7 +24,7 @@ ALPHA_SUFFIXES = (".png", ".webp")
 ALPHA_INPUTS = (".png", ".webp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (
     ".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".ts", ".mts", ".m2ts", ".flv", ".wmv", ".mpg", ".mpeg",
-    ".3gp", ".ogv", ".mxf",
+    ".3gp", ".ogv", ".mxf", ".vob", ".dv",
 )  # fmt: skip
 
 
@@ -175,10 +175,16 @@ def is_animated(path: str | Path) -> bool:
     return False
 
 
+#: System folders at a drive's root that hold no one's footage: Windows' recycle bin (deleted videos, under their
+#: suffixes) and restore points, ext4's lost+found.
+SYSTEM_FOLDERS = frozenset({"$recycle.bin", "system volume information", "lost+found"})
+
+
 def is_hidden(path: Path) -> bool:
     """A dot file: macOS's `._NAME` companions on exFAT/FAT drives (NAME's metadata under an image's or a video's
-    suffix, unreadable as one), `.DS_Store`, editors' and our own temp files. Folder runs leave them alone."""
-    return path.name.startswith(".")
+    suffix, unreadable as one), `.DS_Store`, `.Trashes`, editors' and our own temp files; or a drive's system
+    folder (SYSTEM_FOLDERS). Folder runs leave them alone."""
+    return path.name.startswith(".") or path.name.lower() in SYSTEM_FOLDERS
 
 
 def list_files(
@@ -206,14 +212,15 @@ def _find(folder: Path, suffixes: Sequence[str], recursive: bool, exclude: Path 
     """The walk of list_files. Real folders are read before linked ones, so a folder reached both ways keeps its
     own name; a subfolder that cannot be read (a drive's root-only `lost+found`) is passed over with a warning."""
     files: list[Path] = []
-    read: dict[tuple[int, int], Path] = {}
+    read: dict[tuple[int, int] | None, Path] = {}
     links: list[Path] = []
-    skip = _identity(exclude) if exclude is not None and os.path.isdir(exclude) else None
+    skip = identity(exclude) if exclude is not None and os.path.isdir(exclude) else None
     note = (lambda *_: None) if quiet else log.info
     warn = (lambda *_: None) if quiet else log.warning
 
     def walk(d: Path) -> None:
-        read[_identity(d)] = d
+        if (ident := identity(d)) is not None:
+            read[ident] = d
         for p in _entries(d):
             if is_hidden(p):
                 continue
@@ -234,9 +241,9 @@ def _find(folder: Path, suffixes: Sequence[str], recursive: bool, exclude: Path 
                 raise InputError(why, "check its permissions (a folder needs x too)") from exc
 
     def enter(p: Path) -> None:
-        if (ident := _identity(p)) == skip:
+        if (ident := identity(p)) is not None and ident == skip:
             note("note: %s is the output folder: not read as input", p)
-        elif ident in read:
+        elif ident is not None and ident in read:
             note("note: %s is %s, read already: passed over", p, read[ident])
         else:
             try:
@@ -258,6 +265,8 @@ def _entries(folder: Path) -> list[Path]:
         raise InputError(f"cannot list directory {folder}: {exc.strerror or exc}", "check its permissions") from exc
 
 
-def _identity(folder: Path) -> tuple[int, int]:
-    st = folder.stat()
-    return st.st_dev, st.st_ino
+def identity(path: Path) -> tuple[int, int] | None:
+    """What makes a file or folder itself, whatever the path to it (links, another spelling); None where the
+    system cannot say (an inode number of 0: some Windows network drives), so nothing is taken for another thing."""
+    st = path.stat()
+    return (st.st_dev, st.st_ino) if st.st_ino else None
