@@ -383,10 +383,19 @@ def _in_styles(inp: Path, out: str, style: str, video: bool, overwrite: bool, sk
     `settings`: _stylizer's arguments after the style."""
     from nstvideo.pipeline.engine import check_strength
     from nstvideo.pipeline.models import resolve_styles
-    from nstvideo.pipeline.runner import output_folder, style_targets, stylize_with_styles
+    from nstvideo.pipeline.runner import contact_sheet, output_folder, style_targets, stylize_with_styles
+    from nstvideo.pipeline.sources import is_image_path
 
     check_strength(settings[2])
     models = resolve_styles(style, models_dir or ())
+    if not video and is_image_path(out) and not out.endswith(("/", os.sep)) and not os.path.isdir(out):
+        if skip_existing and os.path.isfile(out):
+            log.info("%s is there already: skipped (--skip-existing)", out)
+            return
+        _last_output(Path(out))
+        contact_sheet(inp, Path(out), models, lambda m: _stylizer(m, *settings), photo=options.get("photo"),
+                      overwrite=overwrite)  # fmt: skip
+        return
     targets, _ = style_targets(  # OUT, if new, is made below
         inp, out, models, video=video, overwrite=overwrite, skip_existing=skip_existing,
         encoder=options.get("encoder", "auto"),

@@ -314,11 +314,20 @@ def test_one_input_in_several_styles_to_compare_them(models_dir: Path, clips: Pa
     # refused before any work: an unknown name (with the closest), OUT not a folder, a folder as IN
     _, hint = assert_error(several("image", clips / "photo.jpg", tmp_path / "new/", "tiny,tinny3"), 2, "tinny3")
     assert "tiny" in hint
-    _, hint = assert_error(several("image", clips / "photo.jpg", tmp_path / "one.jpg", "tiny,tiny2"), 2, "not a folder")
+    _, hint = assert_error(several("image", clips / "photo.jpg", tmp_path / "one.txt", "tiny,tiny2"), 2, "not a folder")
     assert "one/" in hint
     assert_error(several("image", clips, tmp_path / "new", "tiny,tiny2"), 2, "one photo, not a directory")
     assert_error(several("image", clips / "photo.jpg", tmp_path / "new/", "tiny," + "a" * 300), 2, "unknown style")
     assert not (tmp_path / "new").exists()
+    # OUT an image name: one contact sheet, the photo first, then each style, labelled, 2 a row for 3 tiles
+    assert_ok(several("image", clips / "photo.jpg", tmp_path / "sheet.png", "tiny,tiny2"))
+    sheet, photo = cv2.imread(str(tmp_path / "sheet.png")), cv2.imread(str(clips / "photo.jpg"))
+    assert sheet.shape == (2 * (270 + 26), 2 * 360, 3)  # 64x48 tiles at 360x270, a 26-px label under each
+    first = cv2.resize(photo, (360, 270), interpolation=cv2.INTER_AREA).astype(int)
+    assert np.abs(sheet[:270, :360].astype(int) - first).mean() < 2
+    assert np.abs(sheet[:270, 360:].astype(int) - first).mean() > 2  # a style, not the photo again
+    assert sheet[296:566, 360:].max() == 0  # the fourth place is empty
+    assert_error(several("image", clips / "photo.jpg", tmp_path / "sheet.png", "tiny,tiny2"), 2, "already exists")
     r = several("file", clips / "aac.mp4", f"{tmp_path / 'clips'}/", "tiny,tiny2", "--preset", "ultrafast")
     assert_ok(r)
     assert [video_packets(tmp_path / "clips" / f"aac-{n}.mp4")[0] for n in ("tiny", "tiny2")] == [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import math
 import os
 import queue
 import signal
@@ -389,7 +390,7 @@ def style_targets(
         raise UsageError(
             f"{len(styles)} styles make {len(styles)} files, and {out} is not a folder",
             f"give a folder as OUT, e.g. {Path(out).with_suffix('')}/ (made if missing), to get {named.stem}-STYLE"
-            f"{named.suffix} files in it",
+            f"{named.suffix} files in it" + ("" if video else ", or an image name for one contact sheet"),
         )
     targets = [(m, first.with_name(f"{first.stem}-{_file_safe(m.name)}{first.suffix}")) for m in styles]
     seen: dict[str, Any] = {}
@@ -407,6 +408,47 @@ def style_targets(
         if t not in there:
             check_output(inp, t, overwrite, parent_made=new_folder)
     return [(m, t) for m, t in targets if t not in there], new_folder
+
+
+#: Width of one picture on a contact sheet, and the height of the label under it.
+SHEET_TILE, SHEET_LABEL = 360, 26
+
+
+def contact_sheet(
+    inp: Path, out: Path, styles: list[Any], make_stylizer: Callable[[Any], Any], *, photo: Any = None,
+    overwrite: bool = False,
+) -> None:  # fmt: skip
+    """One photo in several styles as one image (`--style all` with OUT an image name): the photo first, then each
+    style, in a grid of labelled tiles, to choose from at a glance or to share. One model at a time."""
+    import cv2
+    import numpy as np
+
+    from nstvideo.pipeline.sinks import check_image_suffix, write_image
+    from nstvideo.pipeline.sources import read_image
+
+    check_output(inp, out, overwrite)
+    check_image_suffix(out)
+    photo = read_image(inp) if photo is None else photo
+    h, w = photo.shape[:2]
+    size = (SHEET_TILE, max(1, round(h * SHEET_TILE / w)))
+
+    def tile(image: Any, label: str) -> Any:
+        small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        strip = np.full((SHEET_LABEL, SHEET_TILE, 3), 32, np.uint8)
+        cv2.putText(strip, label[:40], (8, SHEET_LABEL - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (235, 235, 235), 1,
+                    cv2.LINE_AA)  # fmt: skip
+        return np.vstack([small, strip])
+
+    tiles = [tile(photo, "original")]
+    for i, model in enumerate(styles, start=1):
+        log.info("style %d of %d: %s", i, len(styles), model.name)
+        with make_stylizer(model) as stylizer:
+            tiles.append(tile(stylizer(photo), model.name))
+    cols = math.ceil(math.sqrt(len(tiles)))
+    blank = np.zeros_like(tiles[0])
+    rows = [np.hstack((tiles + [blank] * cols)[r * cols : (r + 1) * cols]) for r in range(math.ceil(len(tiles) / cols))]
+    write_image(out, np.vstack(rows))
+    log.info("wrote %s: %s on %s, %d per row", out, plural(len(styles), "style"), inp.name, cols)
 
 
 def _file_safe(name: str) -> str:
