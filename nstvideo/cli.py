@@ -174,7 +174,7 @@ def styles(
         return
     table = Table(
         title="nstvideo styles",
-        caption="every field of one: nstvideo styles NAME; all on your photo: nstvideo image PHOTO looks/ --style all",
+        caption="every field of one: nstvideo styles NAME; all on your photo: nstvideo image PHOTO sheet.jpg --style all",
     )
     columns = ["name", "title", "artist", "arch", "size", "licence", "where"]
     if all(m.bundled for m in found):
