@@ -174,7 +174,7 @@ def styles(
         return
     table = Table(
         title="nstvideo styles",
-        caption="every field of one: nstvideo styles NAME; all on your photo: nstvideo image PHOTO sheet.jpg --style all",
+        caption="every field of one: nstvideo styles NAME; all on a photo: nstvideo image PHOTO sheet.jpg --style all",
     )
     columns = ["name", "title", "artist", "arch", "size", "licence", "where"]
     if all(m.bundled for m in found):
@@ -230,7 +230,7 @@ def image(
     _check_skip_existing(overwrite, skip_existing)
     if style_image is None and is_style_list(style):
         if photo is None:
-            raise UsageError("several styles take one photo, not a directory", "run once per style: --style NAME")
+            raise UsageError("several styles take one photo, not a directory", _per_style("image", inp, out_arg))
         _in_styles(inp, out_arg, style, False, overwrite, skip_existing, models_dir, photo=photo,
                    settings=(size, output_size, strength, preserve_color, device, models_dir))  # fmt: skip
         return
@@ -344,7 +344,7 @@ def file(
     _check_skip_existing(overwrite, skip_existing)
     if inp.is_dir():  # a folder of clips into a folder, the model loaded once
         if is_style_list(style):
-            raise UsageError("several styles take one video, not a folder", "run once per style: --style NAME")
+            raise UsageError("several styles take one video, not a folder", _per_style("file", inp, out_arg))
         out = Path(out_arg)
         check_encode_options(probe, encoder, crf, preset)  # each output's container takes these: video_output_name
         targets = video_targets(
@@ -406,6 +406,12 @@ def _in_styles(inp: Path, out: str, style: str, video: bool, overwrite: bool, sk
     with output_folder(targets[0][1].parent):  # made if new_folder (and removed if left empty)
         stylize_with_styles(inp, targets, lambda m: _stylizer(m, *settings), video=video, overwrite=overwrite,
                             **options)  # fmt: skip
+
+
+def _per_style(command: str, inp: Path, out: str) -> str:
+    """How to run a folder in several styles: once per style, each into its own folder."""
+    folder = out.rstrip("/" + os.sep) or "OUT"
+    return f"run once per style, e.g. for s in mosaic candy; do nstvideo {command} {inp} {folder}/$s --style $s; done"
 
 
 def _given(arg: str, what: str) -> str:
