@@ -442,8 +442,14 @@ def contact_sheet(
     tiles = [tile(photo, "original")]
     for i, model in enumerate(styles, start=1):
         log.info("style %d of %d: %s", i, len(styles), model.name)
-        with make_stylizer(model) as stylizer:
-            tiles.append(tile(stylizer(photo), model.name))
+        try:
+            with make_stylizer(model) as stylizer:
+                tiles.append(tile(stylizer(photo), model.name))
+        except Exception as exc:  # nothing is written: the sheet is whole or not there
+            if i == 1 and isinstance(exc, NstError):
+                raise  # a bad option (--size, --device) is no one style's
+            error = as_processing_error(exc)
+            raise type(error)(f"style {model.name}: {error.message}; no sheet written", error.hint) from exc
     cols = math.ceil(math.sqrt(len(tiles)))
     blank = np.zeros_like(tiles[0])
     rows = [np.hstack((tiles + [blank] * cols)[r * cols : (r + 1) * cols]) for r in range(math.ceil(len(tiles) / cols))]
