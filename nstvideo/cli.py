@@ -230,7 +230,9 @@ def image(
     _check_skip_existing(overwrite, skip_existing)
     if style_image is None and is_style_list(style):
         if photo is None:
-            raise UsageError("several styles take one photo, not a directory", _per_style("image", inp, out_arg))
+            settings = (size, output_size, strength, preserve_color, device, models_dir)
+            _folder_in_styles(inp, out_arg, style, False, overwrite, skip_existing, recursive, models_dir, settings)
+            return
         _in_styles(inp, out_arg, style, False, overwrite, skip_existing, models_dir, photo=photo,
                    settings=(size, output_size, strength, preserve_color, device, models_dir))  # fmt: skip
         return
@@ -343,10 +345,14 @@ def file(
     check_times(start, duration)
     _check_skip_existing(overwrite, skip_existing)
     if inp.is_dir():  # a folder of clips into a folder, the model loaded once
-        if is_style_list(style):
-            raise UsageError("several styles take one video, not a folder", _per_style("file", inp, out_arg))
-        out = Path(out_arg)
         check_encode_options(probe, encoder, crf, preset)  # each output's container takes these: video_output_name
+        if is_style_list(style):
+            check_batch_size(batch_size)
+            settings = (size, output_size, strength, preserve_color, device, models_dir, smooth)
+            _folder_in_styles(inp, out_arg, style, True, overwrite, skip_existing, recursive, models_dir, settings,
+                              **options)  # fmt: skip
+            return
+        out = Path(out_arg)
         targets = video_targets(
             inp, out_arg, overwrite=overwrite, skip_existing=skip_existing, recursive=recursive, encoder=encoder
         )
@@ -408,10 +414,36 @@ def _in_styles(inp: Path, out: str, style: str, video: bool, overwrite: bool, sk
                             **options)  # fmt: skip
 
 
-def _per_style(command: str, inp: Path, out: str) -> str:
-    """How to run a folder in several styles: once per style, each into its own folder."""
-    folder = out.rstrip("/" + os.sep) or "OUT"
-    return f"run once per style, e.g. for s in mosaic candy; do nstvideo {command} {inp} {folder}/$s --style $s; done"
+def _folder_in_styles(inp: Path, out: str, style: str, video: bool, overwrite: bool, skip_existing: bool,
+                      recursive: bool, models_dir: Any, settings: tuple, **options: Any) -> None:  # fmt: skip
+    """A folder in several styles: one folder run per style into OUT/STYLE/, every output checked before the first
+    model loads. `settings`: _stylizer's arguments after the style."""
+    from nstvideo.pipeline.engine import check_strength
+    from nstvideo.pipeline.models import resolve_styles
+    from nstvideo.pipeline.runner import output_folder, style_folders, stylize_images, stylize_videos
+
+    check_strength(settings[2])
+    models = resolve_styles(style, models_dir or ())
+    dst = Path(out)
+    with output_folder(dst):  # made if missing (the styles' folders go in it), removed if left empty
+        plans = style_folders(inp, dst, models, video=video, overwrite=overwrite, skip_existing=skip_existing,
+                              recursive=recursive, encoder=options.get("encoder", "auto"))  # fmt: skip
+        for i, (model, sub, targets) in enumerate(plans, start=1):
+            log.info("style %d of %d: %s", i, len(plans), model.name)
+            if not targets:
+                log.info("every output of %s is in %s already: nothing to do", model.name, sub)
+                continue
+            try:
+                with _stylizer(model, *settings) as s:
+                    if video:
+                        stylize_videos(inp, sub, s, overwrite=overwrite, targets=targets, **options)
+                    else:
+                        stylize_images(str(inp), str(sub), s, overwrite=overwrite, targets=targets)
+            except NstError as exc:
+                if isinstance(exc, Interrupted) or (i == 1 and exc.exit_code == EXIT_REFUSED):
+                    raise  # its own count says what was written; a bad option (--size, --device) is no one style's
+                done = f"{i - 1} of {len(plans)} styles done before it"
+                raise type(exc)(f"style {model.name}: {exc.message}; {done}", exc.hint) from exc
 
 
 def _given(arg: str, what: str) -> str:

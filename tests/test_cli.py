@@ -316,7 +316,6 @@ def test_one_input_in_several_styles_to_compare_them(models_dir: Path, clips: Pa
     assert "tiny" in hint
     _, hint = assert_error(several("image", clips / "photo.jpg", tmp_path / "one.txt", "tiny,tiny2"), 2, "not a folder")
     assert "one/" in hint
-    assert_error(several("image", clips, tmp_path / "new", "tiny,tiny2"), 2, "one photo, not a directory")
     assert_error(several("image", clips / "photo.jpg", tmp_path / "new/", "tiny," + "a" * 300), 2, "unknown style")
     assert not (tmp_path / "new").exists()
     # OUT an image name: one contact sheet, the photo first, then each style, labelled, 2 a row for 3 tiles
@@ -333,6 +332,34 @@ def test_one_input_in_several_styles_to_compare_them(models_dir: Path, clips: Pa
     assert [video_packets(tmp_path / "clips" / f"aac-{n}.mp4")[0] for n in ("tiny", "tiny2")] == [
         video_packets(clips / "aac.mp4")[0]
     ] * 2
+
+
+def test_a_folder_in_several_styles_gets_a_folder_per_style(models_dir: Path, tmp_path: Path) -> None:
+    src = tmp_path / "photos"
+    (src / "june").mkdir(parents=True)
+    write_image(src / "a.jpg", 48, 32)
+    write_image(src / "june" / "b.png", 32, 48, seed=1)
+    out = src / "styled"  # inside IN: no style's outputs are read as input, on this run or the next
+    r = cli("image", src, out, "-r", "--models-dir", models_dir, "--style", "tiny,tiny2")
+    assert_ok(r)
+    made = sorted(str(p.relative_to(out)) for p in out.rglob("*.*"))
+    assert made == ["tiny/a.jpg", "tiny/june/b.png", "tiny2/a.jpg", "tiny2/june/b.png"]
+    assert "style 2 of 2: tiny2" in r.stderr
+    (out / "tiny2" / "a.jpg").unlink()
+    r = cli("image", src, out, "-r", "--skip-existing", "--models-dir", models_dir, "--style", "tiny,tiny2")
+    assert_ok(r)
+    assert "every output of tiny is in" in r.stderr and (out / "tiny2" / "a.jpg").is_file()
+    # every style's outputs are checked before the first model loads
+    assert_error(cli("image", src, out, "-r", "--models-dir", models_dir, "--style", "tiny,tiny2"), 2, "already holds")
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    make_clip(clips / "a.mp4", frames=2)
+    make_clip(clips / "b.avi", frames=2, codec="mpeg4")
+    r = cli("file", clips, tmp_path / "v", "--models-dir", models_dir, "--style", "tiny,tiny2", "--preset", "ultrafast")
+    assert_ok(r)
+    assert sorted(str(p.relative_to(tmp_path / "v")) for p in (tmp_path / "v").rglob("*.*")) == [
+        "tiny/a.mp4", "tiny/b.mp4", "tiny2/a.mp4", "tiny2/b.mp4",
+    ]  # fmt: skip
 
 
 def test_several_styles_that_would_share_a_file_or_fail_midway(models_dir: Path, clips: Path, tmp_path: Path) -> None:

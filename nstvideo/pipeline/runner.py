@@ -337,16 +337,18 @@ def refuse_still(source: Any, inp: str | Path) -> None:
 
 def video_targets(
     inp: str | Path, out: str | Path, *, overwrite: bool = False, skip_existing: bool = False, recursive: bool = False,
-    encoder: str = "auto",
+    encoder: str = "auto", exclude: Path | None = None,
 ) -> list[tuple[Path, Path]]:  # fmt: skip
     """The (input, output) pairs of `file` on a folder: each video under its own name, in .mp4 unless it is an
     .mkv or .mov (whose container is kept), refused now, before a model loads, if any cannot be written.
     `recursive`: the subfolders' videos too, into the same subfolders of OUT. `out` ending in a slash is a folder
-    whatever its name."""
+    whatever its name. `exclude`: the folder not read as input (default: OUT)."""
     from nstvideo.pipeline.sources import VIDEO_SUFFIXES, list_files
 
     src, dst = Path(inp), Path(out)
-    files = list_files(src, VIDEO_SUFFIXES, "video", "one file: nstvideo file IN OUT", recursive=recursive, exclude=dst)
+    files = list_files(
+        src, VIDEO_SUFFIXES, "video", "one file: nstvideo file IN OUT", recursive=recursive, exclude=exclude or dst
+    )
     targets = [(f, dst / video_output_name(f.relative_to(src), encoder)) for f in files]
     named_as_file = dst.suffix.lower() in VIDEO_SUFFIXES and not _ends_in_slash(out)
     return folder_targets(src, dst, targets, overwrite, skip_existing, named_as_file, "a video")
@@ -408,6 +410,35 @@ def style_targets(
         if t not in there:
             check_output(inp, t, overwrite, parent_made=new_folder)
     return [(m, t) for m, t in targets if t not in there], new_folder
+
+
+def style_folders(
+    inp: Path, out: Path, styles: list[Any], *, video: bool, overwrite: bool = False, skip_existing: bool = False,
+    recursive: bool = False, encoder: str = "auto",
+) -> list[tuple[Any, Path, list[tuple[Path, Path]]]]:  # fmt: skip
+    """A folder in several styles: one folder run per style, into OUT/STYLE/. Every style's outputs are checked
+    now, before the first model loads; OUT (which must exist by now) is never read as input, whichever style's
+    folder is inside it. Returns (style, its folder, its (input, output) pairs to do)."""
+    seen: dict[str, Any] = {}
+    plans = []
+    for m in styles:
+        name = _file_safe(m.name)
+        check_name_fits(name, f"style {m.name[:40]}'s folder name", "give that style alone")
+        if (twin := seen.setdefault(name.lower(), m)) is not m:
+            raise OutputError(
+                f"styles {twin.name} ({twin.path}) and {m.name} ({m.path}) would both be written into {out / name}",
+                "give one of them on its own, or rename one (nstvideo export/import --name)",
+            )
+        sub = out / name
+        targets = (
+            video_targets(inp, sub, overwrite=overwrite, skip_existing=skip_existing, recursive=recursive,
+                          encoder=encoder, exclude=out)
+            if video
+            else image_targets(inp, sub, overwrite=overwrite, skip_existing=skip_existing, recursive=recursive,
+                               exclude=out)
+        )  # fmt: skip
+        plans.append((m, sub, targets))
+    return plans
 
 
 #: Width of one picture on a contact sheet, and the height of the label under it.
@@ -632,11 +663,11 @@ def _end_folder_run(failed: list[str], total: int, written: int, noun: str, none
 
 def image_targets(
     inp: str | Path, out: str | Path, *, overwrite: bool = False, skip_existing: bool = False, photo: Any = None,
-    recursive: bool = False,
+    recursive: bool = False, exclude: Path | None = None,
 ) -> list[tuple[Path, Path]]:  # fmt: skip
     """The (input, output) pairs of an image job, refused now, before a model loads, if any cannot be written.
     `photo`: the single input, already read (so checked): a big photo is decoded once. `recursive`: a folder's
-    subfolders too, into the same subfolders of OUT."""
+    subfolders too, into the same subfolders of OUT. `exclude`: the folder not read as input (default: OUT)."""
     from nstvideo.pipeline.sinks import check_image_suffix
     from nstvideo.pipeline.sources import IMAGE_SUFFIXES, is_image_path, list_files, read_image
 
@@ -649,7 +680,7 @@ def image_targets(
         check_output(src, dst, overwrite)
         check_image_suffix(dst)
         return [(src, dst)]
-    files = list_files(src, IMAGE_SUFFIXES, "image", recursive=recursive, exclude=dst)
+    files = list_files(src, IMAGE_SUFFIXES, "image", recursive=recursive, exclude=exclude or dst)
     targets = [(f, dst / f.relative_to(src)) for f in files]
     named_as_file = is_image_path(dst) and not _ends_in_slash(out)
     return folder_targets(src, dst, targets, overwrite, skip_existing, named_as_file, "an image")
