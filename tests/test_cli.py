@@ -327,6 +327,8 @@ def test_one_input_in_several_styles_to_compare_them(models_dir: Path, clips: Pa
     assert np.abs(sheet[:270, 360:].astype(int) - first).mean() > 2  # a style, not the photo again
     assert sheet[296:566, 360:].max() == 0  # the fourth place is empty
     assert_error(several("image", clips / "photo.jpg", tmp_path / "sheet.png", "tiny,tiny2"), 2, "already exists")
+    assert_error(several("image", clips / "photo.jpg", tmp_path / "s2.png", "tiny,tiny2", "--output-size", "90"), 2,
+                 "--output-size is not for a contact sheet")  # fmt: skip
     r = several("file", clips / "aac.mp4", f"{tmp_path / 'clips'}/", "tiny,tiny2", "--preset", "ultrafast")
     assert_ok(r)
     assert [video_packets(tmp_path / "clips" / f"aac-{n}.mp4")[0] for n in ("tiny", "tiny2")] == [
@@ -351,6 +353,17 @@ def test_a_folder_in_several_styles_gets_a_folder_per_style(models_dir: Path, tm
     assert "every output of tiny is in" in r.stderr and (out / "tiny2" / "a.jpg").is_file()
     # every style's outputs are checked before the first model loads
     assert_error(cli("image", src, out, "-r", "--models-dir", models_dir, "--style", "tiny,tiny2"), 2, "already holds")
+    # refused: OUT named as an image (a sheet takes one photo), OUT == IN; an unreadable input is skipped in every
+    # style, and every style still runs (exit 1 at the end, one line)
+    assert_error(cli("image", src, tmp_path / "s.jpg", "--style", "mosaic,candy"), 2, "needs a folder as OUT")
+    assert_error(cli("image", src, src, "--style", "mosaic,candy"), 2, "is the input directory")
+    (src / "broken.jpg").write_bytes(b"not a jpeg")
+    r = cli("image", src, tmp_path / "b", "--models-dir", models_dir, "--style", "tiny,tiny2")
+    _, hint = assert_error(r, 1, "2 of 2 styles skipped inputs", "broken.jpg")
+    assert "--skip-existing" in hint
+    assert sorted(str(p.relative_to(tmp_path / "b")) for p in (tmp_path / "b").rglob("*.*")) == [
+        "tiny/a.jpg", "tiny2/a.jpg",
+    ]  # fmt: skip
     clips = tmp_path / "clips"
     clips.mkdir()
     make_clip(clips / "a.mp4", frames=2)

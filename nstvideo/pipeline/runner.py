@@ -648,11 +648,16 @@ def output_folder(dst: Path) -> Iterator[Callable[[Path], None]]:
                 outputs.made_folders.remove(d)
 
 
+class SkippedInputs(ProcessingError):
+    """A folder run that went to its end but skipped inputs it could not read (exit 1): the next style of a run in
+    several styles still goes (a failed write, by contrast, ends everything)."""
+
+
 def _end_folder_run(failed: list[str], total: int, written: int, noun: str, none_written: str) -> None:
     """A folder run that skipped inputs ends with one error counting them (exit 1)."""
     if failed:
         more = f", and {len(failed) - 1} more" if len(failed) > 1 else ""
-        raise ProcessingError(
+        raise SkippedInputs(
             f"{len(failed)} of {plural(total, noun)} skipped ({failed[0]}{more})",
             f"the other {written} {'was' if written == 1 else 'were'} written; the warnings above say why each was "
             "skipped. Once fixed, run again with --skip-existing to do only those"
