@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from nstvideo import entry
-from nstvideo.errors import EXIT_FAILED, EXIT_REFUSED, Interrupted, NstError, OutputError, ProcessingError, UsageError
+from nstvideo.errors import EXIT_FAILED, EXIT_REFUSED, Interrupted, NstError, UsageError
 
 app = typer.Typer(
     help="Real-time neural style transfer for video files, webcams and live streams.",
@@ -418,53 +418,16 @@ def _in_styles(inp: Path, out: str, style: str, video: bool, overwrite: bool, sk
 
 def _folder_in_styles(inp: Path, out: str, style: str, video: bool, overwrite: bool, skip_existing: bool,
                       recursive: bool, models_dir: Any, settings: tuple, **options: Any) -> None:  # fmt: skip
-    """A folder in several styles: one folder run per style into OUT/STYLE/, every output checked before the first
-    model loads. `settings`: _stylizer's arguments after the style."""
+    """A folder in several styles (runner.stylize_folder_in_styles). `settings`: _stylizer's arguments after the
+    style."""
     from nstvideo.pipeline.engine import check_strength
     from nstvideo.pipeline.models import resolve_styles
-    from nstvideo.pipeline.runner import SkippedInputs, output_folder, style_folders, stylize_images, stylize_videos
-    from nstvideo.pipeline.sources import IMAGE_SUFFIXES
+    from nstvideo.pipeline.runner import stylize_folder_in_styles
 
     check_strength(settings[2])
     models = resolve_styles(style, models_dir or ())
-    dst = Path(out)
-    named = (".mp4", ".mkv", ".mov") if video else IMAGE_SUFFIXES
-    if dst.suffix.lower() in named and not out.endswith(("/", os.sep)) and not os.path.isdir(dst):
-        raise UsageError(
-            f"{inp} is a folder: in several styles it needs a folder as OUT, not {out}",
-            f"give a folder, e.g. {dst.with_suffix('')}/, to get a folder per style in it"
-            + ("" if video else "; a contact sheet takes one photo"),
-        )
-    if os.path.isdir(dst) and os.path.samefile(dst, inp):
-        raise OutputError(f"output directory {dst} is the input directory", "choose another directory")
-    skipped: list[str] = []
-    with output_folder(dst):  # made if missing (the styles' folders go in it), removed if left empty
-        plans = style_folders(inp, dst, models, video=video, overwrite=overwrite, skip_existing=skip_existing,
-                              recursive=recursive, encoder=options.get("encoder", "auto"))  # fmt: skip
-        for i, (model, sub, targets) in enumerate(plans, start=1):
-            log.info("style %d of %d: %s", i, len(plans), model.name)
-            if not targets:
-                log.info("every output of %s is in %s already: nothing to do", model.name, sub)
-                continue
-            try:
-                with _stylizer(model, *settings) as s:
-                    if video:
-                        stylize_videos(inp, sub, s, overwrite=overwrite, targets=targets, **options)
-                    else:
-                        stylize_images(str(inp), str(sub), s, overwrite=overwrite, targets=targets)
-            except SkippedInputs as exc:  # the next styles would skip the same inputs, and do the others
-                skipped.append(f"{model.name}: {exc.message}")
-            except NstError as exc:
-                if isinstance(exc, Interrupted) or (i == 1 and exc.exit_code == EXIT_REFUSED):
-                    raise  # its own count says what was written; a bad option (--size, --device) is no one style's
-                done = f"{i - 1} of {len(plans)} styles done before it"
-                raise type(exc)(f"style {model.name}: {exc.message}; {done}", exc.hint) from exc
-    if skipped:
-        raise ProcessingError(
-            f"{len(skipped)} of {len(plans)} styles skipped inputs ({skipped[0]})",
-            "the warnings above say why; every style wrote the others. Once fixed, run again with --skip-existing "
-            "to do only those",
-        )
+    stylize_folder_in_styles(inp, out, models, lambda m: _stylizer(m, *settings), video=video, overwrite=overwrite,
+                             skip_existing=skip_existing, recursive=recursive, **options)  # fmt: skip
 
 
 def _given(arg: str, what: str) -> str:

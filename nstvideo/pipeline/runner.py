@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from nstvideo.entry import STOP_SIGNALS
-from nstvideo.errors import Interrupted, NstError, OutputError, ProcessingError
+from nstvideo.errors import EXIT_REFUSED, Interrupted, NstError, OutputError, ProcessingError
 from nstvideo.pipeline import outputs
 from nstvideo.pipeline.outputs import check_name_fits, check_output, check_parent, remove_unfinished
 
@@ -439,6 +439,56 @@ def style_folders(
         )  # fmt: skip
         plans.append((m, sub, targets))
     return plans
+
+
+def stylize_folder_in_styles(
+    inp: Path, out: str, styles: list[Any], make_stylizer: Callable[[Any], Any], *, video: bool,
+    overwrite: bool = False, skip_existing: bool = False, recursive: bool = False, **options: Any,
+) -> None:  # fmt: skip
+    """A folder in several styles: one folder run per style into OUT/STYLE/, every style's outputs checked
+    (style_folders) before the first model loads. An input that cannot be read is skipped in every style and every
+    style runs; the run then ends with one error (exit 1). `options`: stylize_file's."""
+    from nstvideo.errors import UsageError
+    from nstvideo.pipeline.sources import IMAGE_SUFFIXES
+
+    dst = Path(out)
+    named = (".mp4", ".mkv", ".mov") if video else IMAGE_SUFFIXES
+    if dst.suffix.lower() in named and not out.endswith(("/", os.sep)) and not os.path.isdir(dst):
+        raise UsageError(
+            f"{inp} is a folder: in several styles it needs a folder as OUT, not {out}",
+            f"give a folder, e.g. {dst.with_suffix('')}/, to get a folder per style in it"
+            + ("" if video else "; a contact sheet takes one photo"),
+        )
+    if os.path.isdir(dst) and os.path.samefile(dst, inp):
+        raise OutputError(f"output directory {dst} is the input directory", "choose another directory")
+    skipped: list[str] = []
+    with output_folder(dst):  # made if missing (the styles' folders go in it), removed if left empty
+        plans = style_folders(inp, dst, styles, video=video, overwrite=overwrite, skip_existing=skip_existing,
+                              recursive=recursive, encoder=options.get("encoder", "auto"))  # fmt: skip
+        for i, (model, sub, targets) in enumerate(plans, start=1):
+            log.info("style %d of %d: %s", i, len(plans), model.name)
+            if not targets:
+                log.info("every output of %s is in %s already: nothing to do", model.name, sub)
+                continue
+            try:
+                with make_stylizer(model) as s:
+                    if video:
+                        stylize_videos(inp, sub, s, overwrite=overwrite, targets=targets, **options)
+                    else:
+                        stylize_images(str(inp), str(sub), s, overwrite=overwrite, targets=targets)
+            except SkippedInputs as exc:  # the next styles would skip the same inputs, and do the others
+                skipped.append(f"{model.name}: {exc.message}")
+            except NstError as exc:
+                if isinstance(exc, Interrupted) or (i == 1 and exc.exit_code == EXIT_REFUSED):
+                    raise  # its own count says what was written; a bad option (--size, --device) is no one style's
+                done = f"{i - 1} of {len(plans)} styles done before it"
+                raise type(exc)(f"style {model.name}: {exc.message}; {done}", exc.hint) from exc
+    if skipped:
+        raise ProcessingError(
+            f"{len(skipped)} of {len(plans)} styles skipped inputs ({skipped[0]})",
+            "the warnings above say why; every style wrote the others. Once fixed, run again with --skip-existing "
+            "to do only those",
+        )
 
 
 #: Width of one picture on a contact sheet, and the height of the label under it.
