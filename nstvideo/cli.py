@@ -229,12 +229,8 @@ def image(
     photo = None if inp.is_dir() else read_image(inp)  # input errors first, before a model is loaded
     _check_skip_existing(overwrite, skip_existing)
     if style_image is None and is_style_list(style):
-        if photo is None:
-            settings = (size, output_size, strength, preserve_color, device, models_dir)
-            _folder_in_styles(inp, out_arg, style, False, overwrite, skip_existing, recursive, models_dir, settings)
-            return
-        _in_styles(inp, out_arg, style, False, overwrite, skip_existing, models_dir, photo=photo,
-                   settings=(size, output_size, strength, preserve_color, device, models_dir))  # fmt: skip
+        settings = (size, output_size, strength, preserve_color, device, models_dir)
+        _in_styles(inp, out_arg, style, False, overwrite, skip_existing, recursive, models_dir, settings, photo=photo)
         return
     out, new_folder = (Path(out_arg), False) if photo is None else into_folder(inp, out_arg, video=False)
     with output_folder(out.parent) if new_folder else contextlib.nullcontext():
@@ -349,8 +345,7 @@ def file(
         if is_style_list(style):
             check_batch_size(batch_size)
             settings = (size, output_size, strength, preserve_color, device, models_dir, smooth)
-            _folder_in_styles(inp, out_arg, style, True, overwrite, skip_existing, recursive, models_dir, settings,
-                              **options)  # fmt: skip
+            _in_styles(inp, out_arg, style, True, overwrite, skip_existing, recursive, models_dir, settings, **options)
             return
         out = Path(out_arg)
         targets = video_targets(
@@ -368,8 +363,8 @@ def file(
     if is_style_list(style):
         check_encode_options(probe, encoder, crf, preset)
         check_batch_size(batch_size)
-        _in_styles(inp, out_arg, style, True, overwrite, skip_existing, models_dir, **options,
-                   settings=(size, output_size, strength, preserve_color, device, models_dir, smooth))  # fmt: skip
+        settings = (size, output_size, strength, preserve_color, device, models_dir, smooth)
+        _in_styles(inp, out_arg, style, True, overwrite, skip_existing, recursive, models_dir, settings, **options)
         return
     out, new_folder = into_folder(inp, out_arg, video=True, encoder=encoder)
     if skip_existing and out.is_file():
@@ -383,26 +378,38 @@ def file(
         stylize_file(str(inp), str(out), s, overwrite=overwrite, **options)
 
 
-def _in_styles(inp: Path, out: str, style: str, video: bool, overwrite: bool, skip_existing: bool,
+def _in_styles(inp: Path, out: str, style: str, video: bool, overwrite: bool, skip_existing: bool, recursive: bool,
                models_dir: list[Path] | None, settings: tuple, **options: Any) -> None:  # fmt: skip
-    """One input in several styles (`--style a,b` or `all`) into folder OUT: NAME-STYLE files, one model at a time.
+    """One input or a folder in several styles (`--style a,b` or `all`), one model at a time: one input into folder
+    OUT as NAME-STYLE files (a photo into an image name: one contact sheet), a folder into OUT/STYLE/ folder runs.
     `settings`: _stylizer's arguments after the style."""
     from nstvideo.pipeline.engine import check_strength
     from nstvideo.pipeline.models import resolve_styles
-    from nstvideo.pipeline.runner import contact_sheet, output_folder, style_targets, stylize_with_styles
+    from nstvideo.pipeline.runner import (
+        contact_sheet,
+        names_folder,
+        output_folder,
+        style_targets,
+        stylize_folder_in_styles,
+        stylize_with_styles,
+    )
     from nstvideo.pipeline.sources import is_image_path
 
     check_strength(settings[2])
     models = resolve_styles(style, models_dir or ())
-    if not video and is_image_path(out) and not out.endswith(("/", os.sep)) and not os.path.isdir(out):
+    make = lambda m: _stylizer(m, *settings)  # noqa: E731
+    if inp.is_dir():
+        stylize_folder_in_styles(inp, out, models, make, video=video, overwrite=overwrite,
+                                 skip_existing=skip_existing, recursive=recursive, **options)  # fmt: skip
+        return
+    if not video and is_image_path(out) and not names_folder(out):
         if settings[1] is not None:
             raise UsageError("--output-size is not for a contact sheet: its tiles are 360 px wide", "leave it out")
         if skip_existing and os.path.isfile(out):
             log.info("%s is there already: skipped (--skip-existing)", out)
             return
         _last_output(Path(out))
-        contact_sheet(inp, Path(out), models, lambda m: _stylizer(m, *settings), photo=options.get("photo"),
-                      overwrite=overwrite)  # fmt: skip
+        contact_sheet(inp, Path(out), models, make, photo=options.get("photo"), overwrite=overwrite)
         return
     targets, _ = style_targets(  # OUT, if new, is made below
         inp, out, models, video=video, overwrite=overwrite, skip_existing=skip_existing,
@@ -412,22 +419,7 @@ def _in_styles(inp: Path, out: str, style: str, video: bool, overwrite: bool, sk
         log.info("every style's output is there already: nothing to do (--skip-existing)")
         return
     with output_folder(targets[0][1].parent):  # made if new_folder (and removed if left empty)
-        stylize_with_styles(inp, targets, lambda m: _stylizer(m, *settings), video=video, overwrite=overwrite,
-                            **options)  # fmt: skip
-
-
-def _folder_in_styles(inp: Path, out: str, style: str, video: bool, overwrite: bool, skip_existing: bool,
-                      recursive: bool, models_dir: Any, settings: tuple, **options: Any) -> None:  # fmt: skip
-    """A folder in several styles (runner.stylize_folder_in_styles). `settings`: _stylizer's arguments after the
-    style."""
-    from nstvideo.pipeline.engine import check_strength
-    from nstvideo.pipeline.models import resolve_styles
-    from nstvideo.pipeline.runner import stylize_folder_in_styles
-
-    check_strength(settings[2])
-    models = resolve_styles(style, models_dir or ())
-    stylize_folder_in_styles(inp, out, models, lambda m: _stylizer(m, *settings), video=video, overwrite=overwrite,
-                             skip_existing=skip_existing, recursive=recursive, **options)  # fmt: skip
+        stylize_with_styles(inp, targets, make, video=video, overwrite=overwrite, **options)
 
 
 def _given(arg: str, what: str) -> str:

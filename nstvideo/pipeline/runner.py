@@ -358,6 +358,11 @@ def _ends_in_slash(out: str | Path) -> bool:
     return isinstance(out, str) and out.endswith(("/", os.sep))
 
 
+def names_folder(out: str) -> bool:
+    """OUT as given names a folder: one that is there, or any name ending in a slash (`looks/`, even `a.jpg/`)."""
+    return _ends_in_slash(out) or os.path.isdir(out)
+
+
 def into_folder(inp: Path, out: str, video: bool, encoder: str = "auto") -> tuple[Path, bool]:
     """One input and OUT an existing folder, or a name ending in a slash (a folder made for it, inside an existing
     one): the output goes in it under the input's name, as a folder run names it. Returns the output's path and
@@ -453,7 +458,7 @@ def stylize_folder_in_styles(
 
     dst = Path(out)
     named = (".mp4", ".mkv", ".mov") if video else IMAGE_SUFFIXES
-    if dst.suffix.lower() in named and not out.endswith(("/", os.sep)) and not os.path.isdir(dst):
+    if dst.suffix.lower() in named and not names_folder(out):
         raise UsageError(
             f"{inp} is a folder: in several styles it needs a folder as OUT, not {out}",
             f"give a folder, e.g. {dst.with_suffix('')}/, to get a folder per style in it"
